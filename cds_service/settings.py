@@ -1,0 +1,158 @@
+"""Service settings: defaults < ``config/settings.yaml`` < ``CDS_*`` environment.
+
+One frozen dataclass holds every setting. Each field's name is its YAML key;
+its environment variable is ``CDS_`` + the name in upper case. Values are
+converted by the field's type, so a bad value fails at start-up with the
+variable's name in the message, never later in a request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+#: The repository root: ``hooks/``, ``cards/`` and ``config/`` live here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+def _csv(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _json_object(value: Any) -> dict:
+    if isinstance(value, dict):
+        return dict(value)
+    if value in (None, ""):
+        return {}
+    parsed = json.loads(value)
+    if not isinstance(parsed, dict):
+        raise ValueError("expected a JSON object")
+    return parsed
+
+
+_CONVERTERS = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": _bool,
+    "tuple[str, ...]": _csv,
+    "dict": _json_object,
+    "Path": Path,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- gunicorn, read by `cds-service serve` -------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    threads: int = 4
+    timeout: int = 30
+    graceful_timeout: int = 10
+    keepalive: int = 5
+
+    # --- HTTP edge ------------------------------------------------------------
+    max_body_bytes: int = 10 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ("*",)
+    log_level: str = "INFO"
+
+    # --- content: service definitions, card templates, value sets --------------
+    content_dir: Path = PROJECT_ROOT
+
+    # --- FHIR access (issue 3 extends) -----------------------------------------
+    #: Base URLs a token may be sent to; a fhirServer outside it gets no request.
+    allowed_fhir_servers: tuple[str, ...] = ()
+    fhir_connect_timeout: float = 0.2
+    fhir_read_timeout: float = 0.35
+    #: Wall-clock budget for all FHIR queries of one hook call, in seconds.
+    fhir_budget_seconds: float = 0.4
+    fhir_max_pages: int = 5
+
+    @property
+    def hooks_dir(self) -> Path:
+        return self.content_dir / "hooks"
+
+    @property
+    def cards_dir(self) -> Path:
+        return self.content_dir / "cards"
+
+    @property
+    def valuesets_dir(self) -> Path:
+        return self.content_dir / "config" / "valuesets"
+
+    @classmethod
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        yaml_path: Path | None = None,
+        **overrides: Any,
+    ) -> "Settings":
+        """Build settings from the YAML file, then ``CDS_*`` variables, then ``overrides``.
+
+        :raise SettingsError: on an unknown YAML key or a value that does not convert.
+        """
+        env = os.environ if env is None else env
+        if yaml_path is None:
+            yaml_path = Path(env.get("CDS_CONFIG_FILE", PROJECT_ROOT / "config" / "settings.yaml"))
+        values: dict[str, Any] = {}
+        if yaml_path and Path(yaml_path).is_file():
+            loaded = yaml.safe_load(Path(yaml_path).read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise SettingsError(f"{yaml_path}: expected a mapping of settings")
+            values.update(loaded)
+        known = {f.name for f in dataclasses.fields(cls)}
+        for name in known:
+            var = f"CDS_{name.upper()}"
+            if var in env:
+                values[name] = env[var]
+        values.update(overrides)
+        unknown = set(values) - known
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{name: _convert(cls, name, value) for name, value in values.items()})
+
+    def public_summary(self) -> dict[str, Any]:
+        """Settings safe to print (no secrets are held here; later secrets are masked)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def _convert(cls: type, name: str, value: Any) -> Any:
+    type_name = next(f.type for f in dataclasses.fields(cls) if f.name == name)
+    type_name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    converter = _CONVERTERS.get(type_name.replace("typing.", ""))
+    if converter is None:
+        return value
+    try:
+        return converter(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name} (CDS_{name.upper()}): {exc}") from None
