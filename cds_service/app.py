@@ -1,0 +1,51 @@
+"""The WSGI application factory: ``gunicorn "cds_service.app:create_app()"``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask_cors import CORS
+
+from . import views
+from .cardbuilder import CardLibrary
+from .errors import register_error_handlers
+from .pipeline import Engine
+from .registry import ServiceRegistry, load_definitions
+from .settings import Settings
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the app: settings, then content (services, cards), then routes.
+
+    Content is loaded and checked here, once, so a broken file stops start-up
+    instead of failing a clinician's order later.
+
+    :raise SettingsError, DefinitionError, CardContentError: on bad settings or content.
+    """
+    if settings is None:
+        settings = Settings.load(**overrides)
+    elif overrides:
+        raise TypeError("pass either a Settings object or keyword overrides, not both")
+    logging.getLogger("cds_service").setLevel(settings.log_level.upper())
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # keep cards' fields in the spec's reading order
+    app.extensions["cds_engine"] = Engine(
+        settings=settings,
+        registry=ServiceRegistry(load_definitions(settings.hooks_dir)),
+        cards=CardLibrary(settings.cards_dir),
+    )
+    register_error_handlers(app)
+    # Browser CDS clients (the CDS Hooks sandbox) need CORS with Authorization allowed.
+    CORS(
+        app,
+        resources={r"/cds-services*": {"origins": list(settings.cors_origins) or []}},
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        methods=["GET", "POST", "OPTIONS"],
+        max_age=600,
+    )
+    app.register_blueprint(views.bp)
+    return app

@@ -1,0 +1,206 @@
+"""Render cards from the reviewable templates in ``cards/``.
+
+Each card kind is a folder: ``card.yaml`` (indicator, source, links, override
+reasons), ``summary.txt`` and ``detail.md`` (Jinja templates). The clinical
+wording lives there, so a clinician can review it without reading Python; this
+module only fills the templates and shapes the result as a CDS Hooks card.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+import yaml
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+#: Code system of this service's card topics and override reasons.
+TOPIC_SYSTEM = "https://spine-order-cds.example.org/fhir/CodeSystem/card-kind"
+OVERRIDE_SYSTEM = "https://spine-order-cds.example.org/fhir/CodeSystem/override-reason"
+INDICATORS = ("critical", "warning", "info")
+SUMMARY_LIMIT = 139  # the spec: "<140-character summary"
+
+
+class CardContentError(ValueError):
+    """A card template folder is invalid; the message names the folder."""
+
+
+class CardRenderError(ValueError):
+    """A template could not be rendered with the context the rules gave."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggestion the rules propose; uuids are given when the card is built."""
+
+    label: str
+    actions: tuple[dict, ...]
+    is_recommended: bool = False
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    """What the rules decided: which card kind, with which facts, and which actions."""
+
+    kind: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    suggestions: tuple[Suggestion, ...] = ()
+
+
+class _LinkSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    label = fields.String(required=True)
+    url = fields.Url(required=True)
+    type = fields.String(load_default="absolute", validate=validate.OneOf(["absolute", "smart"]))
+
+
+class _ReasonSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]+$"))
+    display = fields.String(required=True)
+
+
+class _SourceSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    label = fields.String(required=True)
+    url = fields.Url()
+    topic = fields.String(required=True)  # the topic display; its code is the card kind
+
+
+class _CardYamlSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # free-text reviewer notes (e.g. `review:`) are allowed
+
+    indicator = fields.String(required=True, validate=validate.OneOf(INDICATORS))
+    source = fields.Nested(_SourceSchema, required=True)
+    links = fields.List(fields.Nested(_LinkSchema), load_default=list)
+    override_reasons = fields.List(fields.Nested(_ReasonSchema), load_default=list)
+    selection_behavior = fields.String(load_default="at-most-one", validate=validate.OneOf(["at-most-one", "any"]))
+
+
+@dataclass(frozen=True)
+class CardTemplate:
+    kind: str
+    indicator: str
+    source: dict
+    links: tuple[dict, ...]
+    override_reasons: tuple[dict, ...]
+    selection_behavior: str
+    summary: jinja2.Template
+    detail: jinja2.Template | None
+
+
+class CardLibrary:
+    """Every card kind, loaded and checked once at start-up."""
+
+    def __init__(self, cards_dir: Path):
+        self._env = jinja2.Environment(
+            undefined=jinja2.StrictUndefined,  # a missing fact is an error, not a blank
+            autoescape=False,  # Markdown and plain text, not HTML
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._env.filters["shorten"] = _shorten
+        self._templates: dict[str, CardTemplate] = {}
+        for folder in sorted(p for p in Path(cards_dir).iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+            self._templates[folder.name] = self._load(folder)
+        if not self._templates:
+            raise CardContentError(f"no card templates in {cards_dir}")
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self._templates)
+
+    def template(self, kind: str) -> CardTemplate:
+        return self._templates[kind]
+
+    def _load(self, folder: Path) -> CardTemplate:
+        try:
+            meta = _CardYamlSchema().load(yaml.safe_load((folder / "card.yaml").read_text()) or {})
+            summary = self._env.from_string((folder / "summary.txt").read_text().strip())
+            detail_path = folder / "detail.md"
+            detail = self._env.from_string(detail_path.read_text()) if detail_path.exists() else None
+        except FileNotFoundError as exc:
+            raise CardContentError(f"cards/{folder.name}: missing {Path(exc.filename).name}") from None
+        except (yaml.YAMLError, ValidationError, jinja2.TemplateSyntaxError) as exc:
+            detail_msg = exc.messages if isinstance(exc, ValidationError) else exc
+            raise CardContentError(f"cards/{folder.name}: {detail_msg}") from None
+        source = {"label": meta["source"]["label"]}
+        if meta["source"].get("url"):
+            source["url"] = meta["source"]["url"]
+        source["topic"] = {"system": TOPIC_SYSTEM, "code": folder.name, "display": meta["source"]["topic"]}
+        reasons = tuple({"system": OVERRIDE_SYSTEM, **r} for r in meta["override_reasons"])
+        return CardTemplate(
+            kind=folder.name,
+            indicator=meta["indicator"],
+            source=source,
+            links=tuple(meta["links"]),
+            override_reasons=reasons,
+            selection_behavior=meta["selection_behavior"],
+            summary=summary,
+            detail=detail,
+        )
+
+    def render(self, spec: CardSpec) -> dict:
+        """One CDS Hooks card for ``spec``.
+
+        :raise KeyError: for a card kind with no template folder.
+        :raise CardRenderError: when the context lacks a fact the template uses,
+            or the summary comes out empty or over the spec's 140-character limit.
+        """
+        tpl = self._templates[spec.kind]
+        try:
+            summary = " ".join(tpl.summary.render(**spec.context).split())
+            detail = tpl.detail.render(**spec.context).strip() if tpl.detail else None
+        except jinja2.UndefinedError as exc:
+            raise CardRenderError(f"card {spec.kind}: {exc.message}") from None
+        if not summary or len(summary) > SUMMARY_LIMIT:
+            raise CardRenderError(f"card {spec.kind}: summary is {len(summary)} characters (1-{SUMMARY_LIMIT})")
+        card: dict[str, Any] = {
+            "uuid": str(uuid.uuid4()),
+            "summary": summary,
+            "indicator": tpl.indicator,
+            "source": dict(tpl.source),
+        }
+        if detail:
+            card["detail"] = detail
+        if spec.suggestions:
+            card["suggestions"] = [
+                {
+                    "label": s.label,
+                    "uuid": str(uuid.uuid4()),
+                    **({"isRecommended": True} if s.is_recommended else {}),
+                    "actions": [dict(a) for a in s.actions],
+                }
+                for s in spec.suggestions
+            ]
+            card["selectionBehavior"] = tpl.selection_behavior
+        if tpl.override_reasons:
+            card["overrideReasons"] = [dict(r) for r in tpl.override_reasons]
+        if tpl.links:
+            card["links"] = [dict(link) for link in tpl.links]
+        return card
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    """Cut free text from the record (order names) so summaries stay under the limit."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+_RANK = {indicator: i for i, indicator in enumerate(INDICATORS)}
+
+
+def sort_cards(cards: list[dict]) -> list[dict]:
+    """critical > warning > info; the rules' order is kept within an indicator."""
+    return sorted(cards, key=lambda c: _RANK[c["indicator"]])

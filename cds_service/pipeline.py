@@ -1,0 +1,60 @@
+"""One hook call, start to finish, with no Flask in sight.
+
+validate -> pick the orders -> gather the record -> rules -> cards. The views
+only parse HTTP and call ``call_service``; tests and the replay command call
+it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from . import advice
+from .cardbuilder import CardLibrary, sort_cards
+from .fhir import gather_record
+from .orders import extract_orders
+from .protocol import validate_hook_request
+from .registry import ServiceDefinition, ServiceRegistry
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Reverse-domain extension name (the spec reserves `extension` for this) under
+#: which the response says which record data could not be read.
+DATA_GAPS_EXTENSION = "org.example.spine-order-cds.data-gaps"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Everything loaded once at start-up that a hook call needs."""
+
+    settings: Settings
+    registry: ServiceRegistry
+    cards: CardLibrary
+
+
+def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None = None) -> dict:
+    """The CDS Hooks response for ``body`` sent to ``service``.
+
+    :raise InvalidRequest: the body is not a valid call of this service (400).
+    :raise PreconditionFailed: essential data neither prefetched nor obtainable (412).
+    """
+    request = validate_hook_request(body, service.hook)
+    context = request["context"]
+    selections = context.get("selections") if service.hook == "order-select" else None
+    orders = advice.relevant_orders(service, extract_orders(context["draftOrders"], selections))
+    if not orders:
+        # Per the spec, no guidance is an empty card list; nothing is fetched for
+        # an order this service does not advise on.
+        return {"cards": []}
+    record = gather_record(service, request, engine.settings)
+    specs = advice.advise(service, orders, record, now or datetime.now(timezone.utc))
+    response: dict[str, Any] = {"cards": sort_cards([engine.cards.render(s) for s in specs])}
+    if record.gaps:
+        response["extension"] = {
+            DATA_GAPS_EXTENSION: [{"prefetchKey": g.key, "reason": g.reason} for g in record.gaps]
+        }
+    return response

@@ -1,0 +1,69 @@
+"""HTTP endpoints: discovery, hook calls, feedback. Parse, call, serialize; nothing else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .errors import InvalidRequest, UnsupportedMediaType
+from .pipeline import Engine, call_service as run_call
+from .protocol import validate_feedback
+
+bp = Blueprint("cds", __name__)
+
+_JSON_TYPES = ("application/json", "application/fhir+json")
+
+
+def _engine() -> Engine:
+    return current_app.extensions["cds_engine"]
+
+
+def _json_body() -> Any:
+    """The request body as JSON.
+
+    :raise UnsupportedMediaType: the body is not declared as JSON (415).
+    :raise InvalidRequest: the body is empty or not valid JSON (400).
+    """
+    if request.mimetype not in _JSON_TYPES:
+        raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
+    raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH this raises 413
+    if not raw.strip():
+        raise InvalidRequest("The request body is empty.", {"_body": ["Expected a JSON object."]})
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidRequest("The body is not UTF-8 text.", {"_body": ["Expected UTF-8 JSON."]}) from None
+    except json.JSONDecodeError as exc:
+        # Position only: the message must not echo the body (it may hold PHI).
+        raise InvalidRequest(
+            "The body is not valid JSON.", {"_body": [f"JSON syntax error at line {exc.lineno}, column {exc.colno}."]}
+        ) from None
+    except RecursionError:
+        raise InvalidRequest("The body is nested too deeply.", {"_body": ["JSON nesting too deep."]}) from None
+
+
+@bp.get("/cds-services")
+def discovery():
+    return jsonify(_engine().registry.discovery())
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str):
+    engine = _engine()
+    service = engine.registry.get(service_id)  # 404 before the body is read
+    return jsonify(run_call(engine, service, _json_body()))
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str):
+    _engine().registry.get(service_id)
+    data = validate_feedback(_json_body())
+    # Storage comes with the feedback store; until then a validated 200.
+    return jsonify({"received": len(data["feedback"])})
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
