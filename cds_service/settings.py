@@ -94,6 +94,40 @@ class Settings:
     fhir_budget_seconds: float = 0.4
     fhir_max_pages: int = 5
 
+    # --- security (issue 6) ----------------------------------------------------
+    #: Local demos only: accept calls without a JWT (logs a warning on every call).
+    auth_disabled: bool = False
+    #: Also require a JWT on GET /cds-services (the spec says every call).
+    auth_discovery: bool = False
+    #: JSON object: issuer -> JWKS URL, or issuer -> {"jwks_url": ..., "jku_allowlist": [...]}.
+    trusted_issuers: dict = field(default_factory=dict)
+    #: Public base URL in front of a proxy; the expected ``aud`` is this + request path.
+    public_base_url: str = ""
+    #: Accepted JWT algorithms; only asymmetric ones are allowed here.
+    jwt_algorithms: tuple[str, ...] = (
+        "ES384", "RS384", "ES256", "ES512", "RS256", "RS512", "PS256", "PS384", "PS512",
+    )
+    jwt_clock_skew_seconds: int = 60
+    #: Longest accepted exp - iat; bounds replay-cache size and stolen-token use.
+    jwt_max_lifetime_seconds: int = 3600
+    jwks_connect_timeout: float = 0.5
+    #: Also the budget for the whole body download (a slow server is cut off).
+    jwks_read_timeout: float = 1.0
+    #: A fetched JWK Set is used without re-fetching for this long.
+    jwks_cache_ttl_seconds: int = 300
+    #: When the JWKS URL fails, a cached set this old is still used.
+    jwks_max_stale_seconds: int = 3600
+    #: Fewest seconds between two fetches of one URL forced by an unknown kid.
+    jwks_refresh_min_interval_seconds: int = 30
+    #: After a failed fetch no new try for this long, doubling up to the max.
+    jwks_failure_backoff_seconds: float = 5.0
+    jwks_failure_backoff_max_seconds: float = 120.0
+    #: SQLite file shared by all workers on this host (jti replay cache).
+    replay_cache_path: Path = PROJECT_ROOT / "var" / "replay-cache.sqlite3"
+    replay_cache_busy_timeout: float = 1.0
+    #: Request bodies nested deeper than this are refused with 400.
+    json_max_depth: int = 64
+
     @property
     def hooks_dir(self) -> Path:
         return self.content_dir / "hooks"
