@@ -1,0 +1,47 @@
+"""The container and the content layout it relies on."""
+
+import re
+import shutil
+from pathlib import Path
+
+from cds_service.app import create_app
+from cds_service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_runs_gunicorn_as_non_root_with_a_healthcheck():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.\d+-slim", text, re.M)
+    user = re.findall(r"^USER (\S+)", text, re.M)
+    assert user and user[-1] not in ("root", "0")
+    assert re.search(r"^HEALTHCHECK .*\n?.*?/healthz", text, re.M)
+    assert 'CMD ["cds-service", "serve"]' in text
+    # The image installs the package non-editable, so it must point at its content.
+    assert "CDS_CONTENT_DIR=/app" in text
+    for folder in ("hooks", "cards", "config"):
+        assert f"COPY {folder} ./{folder}" in text
+
+
+def test_content_can_live_outside_the_package(tmp_path):
+    # As in the image: content under CDS_CONTENT_DIR, code elsewhere.
+    for folder in ("hooks", "cards", "config"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    settings = Settings.load(env={"CDS_CONTENT_DIR": str(tmp_path)}, yaml_path=tmp_path / "config" / "settings.yaml")
+    app = create_app(settings)
+    assert app.test_client().get("/cds-services").status_code == 200
+    assert settings.hooks_dir == tmp_path / "hooks"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make run" in readme
+
+
+def test_every_setting_is_in_the_readme_table():
+    import dataclasses
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [f.name for f in dataclasses.fields(Settings) if f"| `{f.name}` |" not in readme]
+    assert not missing, f"settings missing from the README table: {missing}"
