@@ -1,0 +1,132 @@
+"""Trust only the CDS clients we were set up for, and harden every response.
+
+``init_app`` wires it all into a Flask app:
+
+- before each hook call and feedback call (and discovery when
+  ``auth_discovery``), the bearer JWT is verified (``client_jwt``) and the
+  caller put on ``flask.g.cds_client``; OPTIONS preflights pass untouched;
+- JSON bodies nested deeper than ``json_max_depth`` get 400 before parsing;
+- every response gets the security headers (``headers``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request
+
+from cds_service.errors import InvalidRequest
+from cds_service.security.client_jwt import CdsClient, ClientJwtVerifier
+from cds_service.security.errors import AuthUnavailable, Unauthorized, register_auth_error_handler
+from cds_service.security.headers import add_security_headers
+from cds_service.security.issuers import parse_trusted_issuers
+from cds_service.security.json_depth import exceeds_depth
+from cds_service.security.jwks import JwksCache
+from cds_service.security.replay import ReplayCache, SQLiteReplayCache
+from cds_service.security.request_auth import (
+    UNAUTHENTICATED,
+    CdsClientLogFilter,
+    authenticate,
+    needs_auth,
+    protected_endpoints,
+)
+from cds_service.settings import Settings, SettingsError
+
+__all__ = [
+    "AuthUnavailable",
+    "CdsClient",
+    "CdsClientLogFilter",
+    "ReplayCache",
+    "Unauthorized",
+    "build_verifier",
+    "init_app",
+]
+
+log = logging.getLogger(__name__)
+
+_DISABLED_WARNING = "CDS client authentication is DISABLED (CDS_AUTH_DISABLED=true): local demos only"
+
+
+def build_verifier(settings: Settings, replay_cache: ReplayCache | None = None) -> ClientJwtVerifier:
+    """A verifier from settings (its own JWKS cache; the SQLite replay cache unless given).
+
+    :raise SettingsError: on a bad trusted-issuer map or algorithm list.
+    :raise ReplayCacheError: if the replay cache file cannot be opened.
+    """
+    key_sets = JwksCache(
+        ttl=settings.jwks_cache_ttl_seconds,
+        max_stale=settings.jwks_max_stale_seconds,
+        refresh_min_interval=settings.jwks_refresh_min_interval_seconds,
+        backoff=settings.jwks_failure_backoff_seconds,
+        backoff_max=settings.jwks_failure_backoff_max_seconds,
+        connect_timeout=settings.jwks_connect_timeout,
+        read_timeout=settings.jwks_read_timeout,
+    )
+    if replay_cache is None:
+        replay_cache = SQLiteReplayCache(
+            settings.replay_cache_path, busy_timeout=settings.replay_cache_busy_timeout
+        )
+    return ClientJwtVerifier(
+        issuers=parse_trusted_issuers(settings.trusted_issuers),
+        key_sets=key_sets,
+        replay_cache=replay_cache,
+        algorithms=settings.jwt_algorithms,
+        clock_skew=settings.jwt_clock_skew_seconds,
+        max_lifetime=settings.jwt_max_lifetime_seconds,
+    )
+
+
+def _check_settings(settings: Settings) -> None:
+    if settings.json_max_depth < 1:
+        raise SettingsError("setting json_max_depth (CDS_JSON_MAX_DEPTH): must be at least 1")
+    if not 0 <= settings.jwt_clock_skew_seconds <= 300:
+        raise SettingsError("setting jwt_clock_skew_seconds (CDS_JWT_CLOCK_SKEW_SECONDS): 0 to 300")
+    base = settings.public_base_url
+    if base and (not base.startswith(("https://", "http://")) or "?" in base or "#" in base):
+        raise SettingsError(
+            "setting public_base_url (CDS_PUBLIC_BASE_URL): an absolute http(s) URL, no query or fragment"
+        )
+
+
+def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = None) -> None:
+    """Register authentication, the JSON depth limit and security headers on ``app``.
+
+    Call it before other ``before_request`` hooks so callers are authenticated first.
+    ``replay_cache`` replaces the SQLite one (e.g. the shared PostgreSQL store later).
+
+    :raise SettingsError: on invalid security settings (at start-up, not per request).
+    :raise ReplayCacheError: if the replay cache file cannot be opened.
+    """
+    _check_settings(settings)
+    register_auth_error_handler(app)
+    endpoints = protected_endpoints(settings.auth_discovery)
+    if settings.auth_disabled:
+        log.warning(_DISABLED_WARNING)
+        verifier = None
+    else:
+        verifier = build_verifier(settings, replay_cache)
+        if not settings.trusted_issuers:
+            log.error("no CDS_TRUSTED_ISSUERS configured: every hook call will be refused with 401")
+
+    @app.before_request
+    def _authenticate_cds_client():
+        if not needs_auth(endpoints):
+            return None
+        if verifier is None:
+            log.warning("unauthenticated call to %s accepted: %s", request.endpoint, _DISABLED_WARNING)
+            g.cds_client = UNAUTHENTICATED
+            return None
+        g.cds_client = authenticate(verifier, settings.public_base_url)
+        return None
+
+    max_depth = settings.json_max_depth
+
+    @app.before_request
+    def _limit_json_depth():
+        if request.method in ("POST", "PUT", "PATCH") and request.is_json:
+            # get_data caches the body for the JSON parser and obeys MAX_CONTENT_LENGTH.
+            if exceeds_depth(request.get_data(cache=True), max_depth):
+                raise InvalidRequest(f"JSON body is nested deeper than {max_depth} levels.")
+        return None
+
+    app.after_request(add_security_headers)

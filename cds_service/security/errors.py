@@ -1,0 +1,71 @@
+"""Authentication errors and their HTTP responses.
+
+They are CdsErrors, so the JSON body is the one of ``cds_service.errors``;
+they add the headers RFC 6750 asks for, which the generic CdsError handler
+does not send. Every message is a fixed text chosen here: never a token, a
+claim value or a library exception's text (PyJWT's may quote key material).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from cds_service.errors import CdsError, error_body
+
+
+class AuthError(CdsError):
+    """Base of the errors that carry response headers."""
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class Unauthorized(AuthError):
+    """The request has no acceptable CDS client JWT (HTTP 401).
+
+    ``reason`` is a short machine code for logs and tests (``expired``,
+    ``replay``...); ``message`` is the fixed text sent to the client.
+    """
+
+    status = 401
+    code = "login"
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+    def headers(self) -> dict[str, str]:
+        # Messages are our own constants; quotes/backslashes would break the header syntax.
+        description = self.message.replace("\\", "").replace('"', "'")
+        return {
+            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"',
+        }
+
+
+class AuthUnavailable(AuthError):
+    """The token could not be checked now (key set unreachable, replay store down): HTTP 503.
+
+    Not a 401: the token may be fine, and the client should retry, not re-issue.
+    """
+
+    status = 503
+    code = "transient"
+
+    def __init__(self, reason: str, message: str, retry_after: int = 5):
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = max(1, int(retry_after))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def register_auth_error_handler(app: Flask) -> None:
+    """Render AuthErrors with their headers (more specific than the CdsError handler)."""
+
+    @app.errorhandler(AuthError)
+    def _auth_error(exc: AuthError):
+        resp = jsonify(error_body(exc.status, exc.code, exc.message))
+        resp.status_code = exc.status
+        resp.headers.update(exc.headers())
+        return resp

@@ -1,0 +1,27 @@
+"""Security headers set on every response."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+#: Endpoints whose responses carry patient-specific content: never stored by any cache.
+NO_STORE_ENDPOINTS = frozenset({"cds.call_service", "cds.feedback"})
+
+#: For JSON (and error) responses: nothing may load, run or frame. A page that
+#: needs more (the HTML console) sets its own policy and this one is not applied.
+STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+_ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in _ALWAYS.items():
+        response.headers[name] = value
+    response.headers.setdefault("Content-Security-Policy", STRICT_CSP)
+    if request.endpoint in NO_STORE_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response

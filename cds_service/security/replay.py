@@ -1,0 +1,126 @@
+"""Replay cache: each JWT ``jti`` is accepted once per issuer within the token's lifetime.
+
+The cache must be shared by every process that serves requests, or a replayed
+token is accepted by the next worker. ``SQLiteReplayCache`` covers all gunicorn
+workers on one host (one file, WAL, atomic insert-if-absent); several replicas
+need a shared server store behind the same interface (PostgreSQL, later issue).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Protocol
+
+
+class ReplayCacheError(Exception):
+    """The replay cache could not answer (locked too long, disk error); fail closed."""
+
+
+class ReplayCache(Protocol):
+    def seen_before(self, jti: str, iss: str, expires_at: float) -> bool:
+        """Record (iss, jti) until ``expires_at`` (epoch seconds); True if it was already there.
+
+        Insert-if-absent is atomic: of concurrent callers with the same pair, exactly
+        one gets False.
+
+        :raise ReplayCacheError: if the store cannot be read or written.
+        """
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jwt_replay (
+    iss TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (iss, jti)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jwt_replay_expires_at ON jwt_replay (expires_at);
+"""
+
+# One statement, so atomic: insert, or take over a row whose token has expired
+# (a jti may be reused after its lifetime). No row changed means "seen before".
+_CLAIM = """
+INSERT INTO jwt_replay (iss, jti, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at
+WHERE jwt_replay.expires_at < ?
+"""
+
+
+class SQLiteReplayCache:
+    """Replay cache in one SQLite file, safe across threads and processes on one host.
+
+    Not for network file systems (SQLite locking is unreliable there).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        busy_timeout: float = 1.0,
+        purge_interval: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._purge_interval = purge_interval
+        self._clock = clock
+        self._local = threading.local()
+        self._opened: list[tuple[int, sqlite3.Connection]] = []
+        self._opened_lock = threading.Lock()
+        self._next_purge = 0.0
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = self._connection()
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ReplayCacheError(f"replay cache {self._path}: {type(exc).__name__}") from None
+
+    def seen_before(self, jti: str, iss: str, expires_at: float) -> bool:
+        now = self._clock()
+        try:
+            conn = self._connection()
+            changed = conn.execute(_CLAIM, (iss, jti, math.ceil(expires_at), now)).rowcount
+            if now >= self._next_purge:
+                self._next_purge = now + self._purge_interval
+                conn.execute("DELETE FROM jwt_replay WHERE expires_at < ?", (now,))
+        except sqlite3.Error as exc:
+            raise ReplayCacheError(f"replay cache: {type(exc).__name__}") from None
+        return changed == 0
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, each statement its own transaction.
+        # check_same_thread=False only so close() may run elsewhere; use stays per thread.
+        conn = sqlite3.connect(
+            self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        # WAL + NORMAL survives a process crash; an OS crash may lose the last
+        # few jtis, i.e. reopen a replay window of at most one token lifetime.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread and per process: never use one across fork
+        # (gunicorn --preload forks after the app is built).
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._opened_lock:
+                self._opened.append((os.getpid(), conn))
+        return conn
+
+    def close(self) -> None:
+        """Close the connections this process opened (tests, shutdown); later calls reopen."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for pid, conn in opened:
+            if pid == os.getpid():
+                conn.close()
+        self._local = threading.local()
+
