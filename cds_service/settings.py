@@ -85,14 +85,23 @@ class Settings:
     # --- content: service definitions, card templates, value sets --------------
     content_dir: Path = PROJECT_ROOT
 
-    # --- FHIR access (issue 3 extends) -----------------------------------------
+    # --- FHIR access (issue 3) --------------------------------------------------
     #: Base URLs a token may be sent to; a fhirServer outside it gets no request.
+    #: Matched exactly after normalisation (scheme and host case, default port,
+    #: trailing slash), so a fhirServer on another path of an allowed host is refused.
     allowed_fhir_servers: tuple[str, ...] = ()
     fhir_connect_timeout: float = 0.2
     fhir_read_timeout: float = 0.35
     #: Wall-clock budget for all FHIR queries of one hook call, in seconds.
     fhir_budget_seconds: float = 0.4
+    #: Searchset pages read per query (the first page included).
     fhir_max_pages: int = 5
+    #: Extra attempts after a connection error or 502/503/504 (GETs only); 0 disables.
+    fhir_max_retries: int = 1
+    #: Queries of one hook call run at the same time at most.
+    fhir_max_parallel: int = 8
+    #: A FHIR response body larger than this (decoded) is dropped as a gap.
+    fhir_max_response_bytes: int = 20 * 1024 * 1024
 
     # --- security (issue 6) ----------------------------------------------------
     #: Local demos only: accept calls without a JWT (logs a warning on every call).

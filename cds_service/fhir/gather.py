@@ -1,49 +1,257 @@
-"""Gather the patient's record for one hook call.
+"""Gather the patient's record for one hook call: prefetch first, the FHIR server for the rest.
 
-PLACEHOLDER (issue 2): prefetch only. Issue 3 replaces this module with the
-real thing (FHIR server fetch of missing keys, in parallel, within a budget),
-keeping ``gather_record``'s signature.
+The steps, per the CDS Hooks spec ("Providing FHIR Resources", "FHIR Resource Access"):
+
+1. plan each prefetch key: use what the client sent, or fetch it (absent, or an
+   OperationOutcome), or take ``null`` as "no data" (:mod:`.prefetch`);
+2. check ``fhirServer`` against the allowlist before any request (:mod:`.access`);
+3. run the missing queries at once, each in its own thread, under one deadline
+   (``fhir_budget_seconds``), and parse the prefetched data while they run;
+4. file every valid resource in a :class:`PatientRecord`; every key that could
+   not be read becomes a :class:`DataGap` with a log line;
+5. if an essential key is still missing, answer 412 (the spec's rule).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Callable
 
-from fhir.resources.R4B import get_fhir_model_class
+import requests
 
 from ..errors import PreconditionFailed
 from ..record import DataGap, PatientRecord
 from ..registry import ServiceDefinition
 from ..settings import Settings
+from . import events
+from .access import NoServerAccess, ServerAccess, server_access
+from .client import FetchResult, FhirClient
+from .parse import InvalidResource, entries, next_link, parse_resource, patient_id_of, truncated
+from .prefetch import KeyPlan, PrefetchState, is_error_outcome, plan
+
+log = logging.getLogger(__name__)
+
+#: Resource types the record files (everything else is read past, not parsed).
+_FILED_TYPES = frozenset(PatientRecord.BUCKETS) | {"Patient"}
 
 
-def _resources(value: Any):
-    if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-        for entry in value.get("entry") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-                yield entry["resource"]
-    elif isinstance(value, dict):
-        yield value
+@dataclass
+class _KeyResult:
+    """What became of one key."""
+
+    obtained: bool = False
+    gap: str | None = None
+    outcome: str = ""
+    seconds: float = 0.0
 
 
-def gather_record(service: ServiceDefinition, request: dict, settings: Settings) -> PatientRecord:
-    """The record for ``request``: every prefetch key of ``service``, parsed.
+class _RecordBuilder:
+    """Parses bodies into the record: validates, de-duplicates, checks the patient."""
 
-    :raise PreconditionFailed: when an essential key is neither prefetched nor obtainable.
-    """
-    record = PatientRecord()
-    prefetch = request.get("prefetch") or {}
-    for template in service.prefetch:
-        if template.key not in prefetch:
-            if template.essential:
-                raise PreconditionFailed(f"Prefetch key {template.key!r} is required and was not sent.")
-            record.gaps.append(DataGap(template.key, "not-sent"))
-            continue
-        for raw in _resources(prefetch[template.key]):
-            try:
-                model = get_fhir_model_class(raw.get("resourceType")).model_validate(raw)
-            except Exception:  # an invalid resource is skipped and counted, never fatal
-                record.skipped_resources += 1
+    def __init__(self, patient_id: str | None):
+        self.record = PatientRecord()
+        self.patient_id = patient_id
+        self._seen: set[tuple[str, str]] = set()
+        #: key -> why -> count of resources skipped.
+        self.skipped: dict[str, dict[str, int]] = {}
+
+    def _skip(self, key: str, why: str) -> None:
+        self.record.skipped_resources += 1
+        per_key = self.skipped.setdefault(key, {})
+        per_key[why] = per_key.get(why, 0) + 1
+
+    def add_bodies(self, key_plan: KeyPlan, bodies: list[dict]) -> str | None:
+        """File the resources of ``bodies``; returns a gap reason the content itself shows, if any."""
+        expected = key_plan.resource_type
+        gap = None
+        for entry in (e for body in bodies for e in entries(body)):
+            raw = entry.resource
+            rtype = raw.get("resourceType") if isinstance(raw, dict) else None
+            if not isinstance(rtype, str):
+                self._skip(key_plan.key, "invalid")
                 continue
-            record.add(model)
-    return record
+            if rtype == "OperationOutcome" or entry.mode == "outcome":
+                # A search may carry warnings; an error outcome means the result is partial.
+                if is_error_outcome(raw):
+                    gap = gap or "operation-outcome"
+                continue
+            if expected and rtype != expected and entry.mode != "include":
+                self._skip(key_plan.key, "unexpected-type")
+                continue
+            if rtype not in _FILED_TYPES:
+                continue  # e.g. an _include'd Practitioner: legal, not used by the reader
+            owner = patient_id_of(raw)
+            if self.patient_id and owner is not None and owner != self.patient_id:
+                # A server that ignored `patient=` must not put another patient's data in the advice.
+                self._skip(key_plan.key, "other-patient")
+                gap = gap or "other-patient-data"
+                continue
+            rid = raw.get("id")
+            if isinstance(rid, str) and (rtype, rid) in self._seen:
+                continue  # overlapping pages, or the same resource under two keys
+            try:
+                model = parse_resource(raw)
+            except InvalidResource:
+                self._skip(key_plan.key, "invalid")
+                continue
+            if isinstance(rid, str):
+                self._seen.add((rtype, rid))
+            self.record.add(model)
+        return gap
+
+
+def _access(request: dict, settings: Settings) -> tuple[ServerAccess | None, str | None]:
+    try:
+        return server_access(request, settings.allowed_fhir_servers), None
+    except NoServerAccess as exc:
+        return None, exc.reason
+
+
+def _unfetchable_reason(key_plan: KeyPlan, access_reason: str | None) -> str:
+    """Why a key that needed fetching was not fetched."""
+    if key_plan.query is None:
+        return "unresolved-token"
+    if access_reason == "no-fhir-server":
+        # Nothing to fetch from: the root cause is what the client sent.
+        return key_plan.state.value
+    return access_reason or "not-fetched"
+
+
+def _guarded(job: Callable[[], FetchResult]) -> Callable[[], FetchResult]:
+    def run() -> FetchResult:
+        try:
+            return job()
+        except Exception as exc:  # a bug must cost one key, not the call; no str(exc): it may hold PHI
+            log.error("FHIR fetch failed unexpectedly: %s", type(exc).__name__)
+            return FetchResult([], "internal-error")
+
+    return run
+
+
+def gather_record(
+    service: ServiceDefinition,
+    request: dict,
+    settings: Settings,
+    *,
+    session: requests.Session | None = None,
+) -> PatientRecord:
+    """The record for ``request``: every prefetch key of ``service``, from prefetch or the FHIR server.
+
+    ``session`` replaces the process's pooled session (tests, benchmarks).
+
+    :raise PreconditionFailed: when an essential key is neither prefetched nor
+        obtainable; the message and ``errors`` name the keys and reason codes only.
+    """
+    deadline = time.monotonic() + settings.fhir_budget_seconds
+    context = request.get("context") if isinstance(request.get("context"), dict) else {}
+    patient_id = context.get("patientId") if isinstance(context.get("patientId"), str) else None
+    plans = plan(service.prefetch, request)
+    results = {p.key: _KeyResult() for p in plans}
+    builder = _RecordBuilder(patient_id)
+
+    needs_server = any(p.must_fetch and p.query for p in plans) or any(
+        p.state is PrefetchState.DATA and next_link(p.value) for p in plans
+    )
+    access, access_reason = _access(request, settings) if needs_server else (None, None)
+    if access_reason not in (None, "no-fhir-server"):
+        log.warning("FHIR server not used: service=%s reason=%s", service.id, access_reason)
+
+    jobs: dict[str, Callable[[], FetchResult]] = {}
+    client = FhirClient.from_settings(access, settings, session) if access else None
+    for p in plans:
+        result = results[p.key]
+        if p.state is PrefetchState.NO_DATA:
+            result.obtained, result.outcome = True, "prefetch-null"
+        elif p.state is PrefetchState.DATA:
+            result.obtained, result.outcome = True, "prefetch"
+            if next_link(p.value):
+                if client is not None:
+                    jobs[p.key] = _guarded(lambda c=client, v=p.value: c.continue_paging(v, deadline))
+                else:
+                    result.gap = "unread-pages"
+        elif client is not None and p.query:
+            jobs[p.key] = _guarded(lambda c=client, q=p.query: c.fetch(q, deadline))
+        else:
+            result.gap = _unfetchable_reason(p, access_reason)
+
+    by_key = {p.key: p for p in plans}
+    missing = [p for p in plans if p.essential and not results[p.key].obtained and p.key not in jobs]
+    if missing:
+        # No query could bring these: answer 412 without reading anything else.
+        _finish(service, request, plans, results, builder)
+        raise _precondition_failed(missing, results)
+
+    pool = None
+    futures: dict[Future, str] = {}
+    if jobs:
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, min(len(jobs), settings.fhir_max_parallel)), thread_name_prefix="fhir-fetch"
+        )
+        futures = {pool.submit(job): key for key, job in jobs.items()}
+    try:
+        # Parse what the client sent while the queries are on the wire.
+        for p in plans:
+            if p.state is PrefetchState.DATA:
+                content_gap = builder.add_bodies(p, [p.value])
+                if p.key not in jobs:
+                    results[p.key].gap = results[p.key].gap or content_gap or ("truncated" if truncated([p.value]) else None)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for future in done:
+                key_plan = by_key[futures[future]]
+                _take(key_plan, future.result(), results[key_plan.key], builder)
+        for future in pending:
+            results[futures[future]].gap = "budget-exceeded"
+            results[futures[future]].seconds = settings.fhir_budget_seconds
+    finally:
+        if pool is not None:
+            # Late threads stop on their own: each request's timeout ends at the deadline.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    _finish(service, request, plans, results, builder)
+    missing = [p for p in plans if p.essential and not results[p.key].obtained]
+    if missing:
+        raise _precondition_failed(missing, results)
+    return builder.record
+
+
+def _take(key_plan: KeyPlan, fetched: FetchResult, result: _KeyResult, builder: _RecordBuilder) -> None:
+    """File one finished query's result."""
+    result.seconds = fetched.seconds
+    content_gap = builder.add_bodies(key_plan, fetched.bodies) if fetched.bodies else None
+    if key_plan.state is PrefetchState.DATA:  # pages after a prefetched searchset
+        bodies = [key_plan.value, *fetched.bodies]
+    else:
+        bodies = fetched.bodies
+        result.obtained = bool(bodies)
+        result.outcome = "fetched"
+    result.gap = fetched.gap or content_gap or ("truncated" if truncated(bodies) else None)
+
+
+def _finish(service, request, plans: list[KeyPlan], results: dict[str, _KeyResult], builder: _RecordBuilder) -> None:
+    """Record gaps on the record, log one line per gap and per skip, report each key to metrics."""
+    hook_instance = request.get("hookInstance")
+    for p in plans:
+        result = results[p.key]
+        if result.gap:
+            builder.record.gaps.append(DataGap(p.key, result.gap))
+            events.log_gap(service.id, hook_instance, p.key, result.gap)
+        for why, count in builder.skipped.get(p.key, {}).items():
+            events.log_skipped(service.id, hook_instance, p.key, count, why)
+        events.on_fetch(p.key, result.gap or result.outcome, result.seconds)
+
+
+def _precondition_failed(missing: list[KeyPlan], results: dict[str, _KeyResult]) -> PreconditionFailed:
+    reasons = {p.key: results[p.key].gap or "not-obtained" for p in missing}
+    listed = ", ".join(f"{key} ({reason})" for key, reason in reasons.items())
+    return PreconditionFailed(
+        f"Required FHIR data could not be obtained: {listed}. Send it as prefetch, or send a "
+        "fhirServer this service is allowed to read with a token that can read it.",
+        errors=reasons,
+    )
