@@ -104,6 +104,8 @@ class CardLibrary:
 
     def __init__(self, cards_dir: Path):
         self._env = jinja2.Environment(
+            # Templates may import shared macros from cards/_macros/.
+            loader=jinja2.FileSystemLoader(str(cards_dir)),
             undefined=jinja2.StrictUndefined,  # a missing fact is an error, not a blank
             autoescape=False,  # Markdown and plain text, not HTML
             keep_trailing_newline=False,
@@ -127,11 +129,12 @@ class CardLibrary:
     def _load(self, folder: Path) -> CardTemplate:
         try:
             meta = _CardYamlSchema().load(yaml.safe_load((folder / "card.yaml").read_text()) or {})
-            summary = self._env.from_string((folder / "summary.txt").read_text().strip())
-            detail_path = folder / "detail.md"
-            detail = self._env.from_string(detail_path.read_text()) if detail_path.exists() else None
+            summary = self._env.get_template(f"{folder.name}/summary.txt")
+            detail = self._env.get_template(f"{folder.name}/detail.md") if (folder / "detail.md").exists() else None
         except FileNotFoundError as exc:
             raise CardContentError(f"cards/{folder.name}: missing {Path(exc.filename).name}") from None
+        except jinja2.TemplateNotFound as exc:
+            raise CardContentError(f"cards/{folder.name}: missing {exc.name}") from None
         except (yaml.YAMLError, ValidationError, jinja2.TemplateSyntaxError) as exc:
             detail_msg = exc.messages if isinstance(exc, ValidationError) else exc
             raise CardContentError(f"cards/{folder.name}: {detail_msg}") from None
