@@ -104,9 +104,15 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
         log.warning(_DISABLED_WARNING)
         verifier = None
     else:
+        if replay_cache is None:
+            replay_cache = SQLiteReplayCache(
+                settings.replay_cache_path, busy_timeout=settings.replay_cache_busy_timeout
+            )
         verifier = build_verifier(settings, replay_cache)
         if not settings.trusted_issuers:
             log.error("no CDS_TRUSTED_ISSUERS configured: every hook call will be refused with 401")
+    # For shutdown and tests: close the replay cache's connections.
+    app.extensions["cds_security"] = {"verifier": verifier, "replay_cache": replay_cache}
 
     @app.before_request
     def _authenticate_cds_client():
@@ -116,7 +122,7 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
             log.warning("unauthenticated call to %s accepted: %s", request.endpoint, _DISABLED_WARNING)
             g.cds_client = UNAUTHENTICATED
             return None
-        g.cds_client = authenticate(verifier, settings.public_base_url)
+        authenticate(verifier, settings.public_base_url)
         return None
 
     max_depth = settings.json_max_depth

@@ -53,7 +53,7 @@ class KeySet:
 class _UrlState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     key_set: KeySet | None = None
-    last_attempt: float = -math.inf
+    last_forced: float = -math.inf
     failures: int = 0
     retry_at: float = -math.inf
 
@@ -170,9 +170,9 @@ class JwksCache:
                 return key_set.keys[kid]
             # Unknown kid in a fresh set: maybe a rotation. Re-fetch, but rarely,
             # so random kids cannot make us hammer the issuer.
-            if now - state.last_attempt < self._refresh_min_interval:
+            if now - state.last_forced < self._refresh_min_interval:
                 return None
-            key_set = self._refresh(state, url, observed=key_set) or key_set
+            key_set = self._refresh(state, url, observed=key_set, forced=True) or key_set
             return key_set.keys.get(kid)
         key_set = self._refresh(state, url, observed=key_set)
         if key_set is None or self._clock() - key_set.fetched_at > self._max_stale:
@@ -189,7 +189,9 @@ class JwksCache:
     def _retry_after(self, state: _UrlState) -> int:
         return max(1, math.ceil(state.retry_at - self._clock()))
 
-    def _refresh(self, state: _UrlState, url: str, observed: KeySet | None) -> KeySet | None:
+    def _refresh(
+        self, state: _UrlState, url: str, observed: KeySet | None, forced: bool = False
+    ) -> KeySet | None:
         """Fetch the set unless another thread just did or the URL is in backoff.
 
         Returns the newest set held (maybe stale, maybe None); never raises.
@@ -200,7 +202,8 @@ class JwksCache:
             now = self._clock()
             if now < state.retry_at:
                 return state.key_set
-            state.last_attempt = now
+            if forced:
+                state.last_forced = now
             try:
                 keys = fetch_key_set(url, self._connect_timeout, self._read_timeout)
             except KeySetFetchError as exc:

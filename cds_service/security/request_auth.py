@@ -48,7 +48,7 @@ def bearer_token() -> str:
 
 
 def authenticate(verifier: ClientJwtVerifier, public_base_url: str) -> CdsClient:
-    """Verify the request's bearer JWT and log who called (never the token).
+    """Verify the request's bearer JWT, put the caller on ``g.cds_client``, log it (never the token).
 
     :raise Unauthorized, AuthUnavailable: as ``ClientJwtVerifier.verify``.
     """
@@ -58,6 +58,7 @@ def authenticate(verifier: ClientJwtVerifier, public_base_url: str) -> CdsClient
         # The reason code only: no token, no claim values from an untrusted token.
         log.warning("CDS client refused on %s: %s", request.endpoint, getattr(exc, "reason", "?"))
         raise
+    g.cds_client = client  # before logging, so CdsClientLogFilter sees it
     log.info("CDS client iss=%r tenant=%r on %s", client.iss, client.tenant, request.endpoint)
     return client
 
