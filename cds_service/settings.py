@@ -131,8 +131,9 @@ class Settings:
     #: After a failed fetch no new try for this long, doubling up to the max.
     jwks_failure_backoff_seconds: float = 5.0
     jwks_failure_backoff_max_seconds: float = 120.0
-    #: SQLite file shared by all workers on this host (jti replay cache).
-    replay_cache_path: Path = PROJECT_ROOT / "var" / "replay-cache.sqlite3"
+    #: SQLite file shared by all workers on this host (jti replay cache);
+    #: a relative path is taken from content_dir.
+    replay_cache_path: Path = Path("var/replay-cache.sqlite3")
     replay_cache_busy_timeout: float = 1.0
     #: Request bodies nested deeper than this are refused with 400.
     json_max_depth: int = 64

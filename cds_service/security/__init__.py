@@ -39,12 +39,25 @@ __all__ = [
     "ReplayCache",
     "Unauthorized",
     "build_verifier",
+    "sqlite_replay_cache",
     "init_app",
 ]
 
 log = logging.getLogger(__name__)
 
 _DISABLED_WARNING = "CDS client authentication is DISABLED (CDS_AUTH_DISABLED=true): local demos only"
+
+
+def sqlite_replay_cache(settings: Settings) -> SQLiteReplayCache:
+    """The SQLite replay cache at ``replay_cache_path`` (relative: under ``content_dir``).
+
+    :raise ReplayCacheError: if the file cannot be created or opened.
+    """
+    path = settings.replay_cache_path
+    if not path.is_absolute():
+        # content_dir is writable in the image (/app); the package directory is not.
+        path = settings.content_dir / path
+    return SQLiteReplayCache(path, busy_timeout=settings.replay_cache_busy_timeout)
 
 
 def build_verifier(settings: Settings, replay_cache: ReplayCache | None = None) -> ClientJwtVerifier:
@@ -63,9 +76,7 @@ def build_verifier(settings: Settings, replay_cache: ReplayCache | None = None) 
         read_timeout=settings.jwks_read_timeout,
     )
     if replay_cache is None:
-        replay_cache = SQLiteReplayCache(
-            settings.replay_cache_path, busy_timeout=settings.replay_cache_busy_timeout
-        )
+        replay_cache = sqlite_replay_cache(settings)
     return ClientJwtVerifier(
         issuers=parse_trusted_issuers(settings.trusted_issuers),
         key_sets=key_sets,
@@ -105,9 +116,7 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
         verifier = None
     else:
         if replay_cache is None:
-            replay_cache = SQLiteReplayCache(
-                settings.replay_cache_path, busy_timeout=settings.replay_cache_busy_timeout
-            )
+            replay_cache = sqlite_replay_cache(settings)
         verifier = build_verifier(settings, replay_cache)
         if not settings.trusted_issuers:
             log.error("no CDS_TRUSTED_ISSUERS configured: every hook call will be refused with 401")

@@ -103,3 +103,14 @@ def test_log_filter_adds_the_caller(client, es_key, caplog):
         logger.setLevel(old_level)
     assert (ISS, "org-9") in seen
     assert seen[-1] == ("-", "-")
+
+
+def test_relative_replay_cache_path_is_under_content_dir(tmp_path):
+    from cds_service.security import sqlite_replay_cache
+
+    cache = sqlite_replay_cache(Settings(content_dir=tmp_path))
+    try:
+        cache.seen_before("j", ISS, 2_000_000_000)
+        assert (tmp_path / "var" / "replay-cache.sqlite3").is_file()
+    finally:
+        cache.close()
