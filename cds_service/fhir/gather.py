@@ -29,13 +29,15 @@ from ..settings import Settings
 from . import events
 from .access import NoServerAccess, ServerAccess, server_access
 from .client import FetchResult, FhirClient
-from .parse import InvalidResource, entries, next_link, parse_resource, patient_id_of, truncated
+from .parse import InvalidResource, entries, next_link, parse_resource, patient_id_of, truncated, warm_up
 from .prefetch import KeyPlan, PrefetchState, is_error_outcome, plan
 
 log = logging.getLogger(__name__)
 
 #: Resource types the record files (everything else is read past, not parsed).
 _FILED_TYPES = frozenset(PatientRecord.BUCKETS) | {"Patient"}
+# Paid once at start-up (the app imports this package) instead of by the first hook call.
+warm_up(sorted(_FILED_TYPES))
 
 
 @dataclass

@@ -47,6 +47,12 @@ def model_class(resource_type: str) -> type:
     return cls
 
 
+def warm_up(resource_types) -> None:
+    """Import the model classes now: fhir.resources loads each on first use (~10-35 ms each)."""
+    for resource_type in resource_types:
+        model_class(resource_type)
+
+
 def parse_resource(raw: dict) -> Any:
     """A validated R4B model of ``raw``.
 
