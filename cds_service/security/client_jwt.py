@@ -58,10 +58,6 @@ class CdsClient:
     authenticated: bool = True
 
 
-def _reject(reason: str, message: str) -> Unauthorized:
-    return Unauthorized(reason, message)
-
-
 def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
     """Return the configured algorithms if all are asymmetric.
 
@@ -104,30 +100,30 @@ class ClientJwtVerifier:
         :raise AuthUnavailable: if the issuer's keys or the replay cache cannot be reached now.
         """
         if len(token) > MAX_TOKEN_CHARS or not _JWS_COMPACT.match(token):
-            raise _reject("malformed", "Bearer token is not a compact JWT.")
+            raise Unauthorized("malformed", "Bearer token is not a compact JWT.")
         try:
             # Unverified read, only to pick among keys we trust; claims are checked later.
             unverified = jwt.decode_complete(token, options={"verify_signature": False})
         except (InvalidTokenError, ValueError, RecursionError):
-            raise _reject("malformed", "Bearer token is not a compact JWT.") from None
+            raise Unauthorized("malformed", "Bearer token is not a compact JWT.") from None
         header = unverified["header"]
         alg = header.get("alg")
         if alg not in self._algorithms:
-            raise _reject("bad_alg", "Token algorithm is not accepted.")
+            raise Unauthorized("bad_alg", "Token algorithm is not accepted.")
         typ = header.get("typ", "JWT")  # REQUIRED by the spec; tolerated when absent
         if not isinstance(typ, str) or typ.upper() != "JWT":
-            raise _reject("bad_typ", "Token typ must be JWT.")
+            raise Unauthorized("bad_typ", "Token typ must be JWT.")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise _reject("no_kid", "Token header has no kid.")
+            raise Unauthorized("no_kid", "Token header has no kid.")
         iss = unverified["payload"].get("iss")
         issuer = self._issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
-            raise _reject("unknown_issuer", "Token issuer is not trusted by this service.")
+            raise Unauthorized("unknown_issuer", "Token issuer is not trusted by this service.")
         jku = header.get("jku")
         url = issuer.key_set_url(jku if isinstance(jku, str) else None)
         if url is None:
-            raise _reject("jku_not_allowed", "Token jku is not an allowed key set URL for this issuer.")
+            raise Unauthorized("jku_not_allowed", "Token jku is not an allowed key set URL for this issuer.")
         pyjwk = self._key(url, kid, alg)
         claims = self._decode(token, pyjwk, alg, issuer.iss, expected_audience)
         return self._record_use(issuer.iss, claims)
@@ -142,15 +138,15 @@ class ClientJwtVerifier:
                 retry_after=exc.retry_after,
             ) from None
         if jwk is None:
-            raise _reject("unknown_kid", "No key with this kid in the issuer's key set.")
+            raise Unauthorized("unknown_kid", "No key with this kid in the issuer's key set.")
         if jwk.get("alg", alg) != alg or (alg in _EC_CURVES and jwk.get("crv") != _EC_CURVES[alg]):
-            raise _reject("bad_alg", "Token algorithm does not match the key with this kid.")
+            raise Unauthorized("bad_alg", "Token algorithm does not match the key with this kid.")
         try:
             pyjwk = jwt.PyJWK(jwk, algorithm=alg)
         except (PyJWKError, InvalidKeyError, ValueError, TypeError, KeyError):
-            raise _reject("bad_alg", "Token algorithm does not match the key with this kid.") from None
+            raise Unauthorized("bad_alg", "Token algorithm does not match the key with this kid.") from None
         if getattr(pyjwk.key, "key_size", _MIN_RSA_BITS) < _MIN_RSA_BITS and alg[:2] in {"RS", "PS"}:
-            raise _reject("weak_key", "The issuer's key with this kid is too short.")
+            raise Unauthorized("weak_key", "The issuer's key with this kid is too short.")
         return pyjwk
 
     def _decode(self, token: str, key: jwt.PyJWK, alg: str, iss: str, audience: str) -> dict:
@@ -165,32 +161,32 @@ class ClientJwtVerifier:
                 options={"require": _REQUIRED_CLAIMS, "enforce_minimum_key_length": True},
             )
         except ExpiredSignatureError:
-            raise _reject("expired", "Token has expired.") from None
+            raise Unauthorized("expired", "Token has expired.") from None
         except ImmatureSignatureError:
-            raise _reject("not_yet_valid", "Token iat or nbf is in the future.") from None
+            raise Unauthorized("not_yet_valid", "Token iat or nbf is in the future.") from None
         except InvalidAudienceError:
-            raise _reject("wrong_audience", "Token aud is not the URL of this endpoint.") from None
+            raise Unauthorized("wrong_audience", "Token aud is not the URL of this endpoint.") from None
         except MissingRequiredClaimError as exc:
             # claim names come from our own list, safe to echo
-            raise _reject("missing_claim", f"Token lacks the required claim {exc.claim}.") from None
+            raise Unauthorized("missing_claim", f"Token lacks the required claim {exc.claim}.") from None
         except InvalidSignatureError:
-            raise _reject("bad_signature", "Token signature is invalid.") from None
+            raise Unauthorized("bad_signature", "Token signature is invalid.") from None
         except (InvalidAlgorithmError, InvalidKeyError):
-            raise _reject("bad_alg", "Token algorithm does not match the key with this kid.") from None
+            raise Unauthorized("bad_alg", "Token algorithm does not match the key with this kid.") from None
         except DecodeError:
-            raise _reject("malformed", "Bearer token is not a compact JWT.") from None
+            raise Unauthorized("malformed", "Bearer token is not a compact JWT.") from None
         except InvalidTokenError:
-            raise _reject("bad_claim", "Token claims are not valid.") from None
+            raise Unauthorized("bad_claim", "Token claims are not valid.") from None
         for name in ("exp", "iat"):
             if isinstance(claims[name], bool) or not isinstance(claims[name], (int, float)):
-                raise _reject("bad_claim", f"Token claim {name} must be a number.")
+                raise Unauthorized("bad_claim", f"Token claim {name} must be a number.")
         for name in ("jti", "tenant", "sub"):
             if name in claims and not isinstance(claims[name], str):
-                raise _reject("bad_claim", f"Token claim {name} must be a string.")
+                raise Unauthorized("bad_claim", f"Token claim {name} must be a string.")
         if not claims["jti"] or len(claims["jti"]) > MAX_JTI_CHARS:
-            raise _reject("bad_claim", "Token jti must be 1 to 255 characters.")
+            raise Unauthorized("bad_claim", "Token jti must be 1 to 255 characters.")
         if claims["exp"] - claims["iat"] > self._max_lifetime:
-            raise _reject("too_long_lived", "Token lifetime (exp - iat) is longer than this service accepts.")
+            raise Unauthorized("too_long_lived", "Token lifetime (exp - iat) is longer than this service accepts.")
         return claims
 
     def _record_use(self, iss: str, claims: dict) -> CdsClient:
@@ -203,5 +199,5 @@ class ClientJwtVerifier:
                 "replay_cache_unavailable", "Token replay check is unavailable; try again later."
             ) from None
         if replayed:
-            raise _reject("replay", "Token was already used (jti seen before).")
+            raise Unauthorized("replay", "Token was already used (jti seen before).")
         return CdsClient(iss=iss, tenant=claims.get("tenant"), jti=claims["jti"], sub=claims.get("sub"))

@@ -165,6 +165,26 @@ def test_missing_required_claim_refused(client, es_key, missing):
 
 
 @pytest.mark.parametrize(
+    "bad",
+    [
+        {"exp": float("inf")},
+        {"exp": float("nan")},
+        {"exp": "tomorrow"},
+        {"iat": True},
+        {"jti": 42},
+        {"jti": ""},
+        {"jti": "x" * 256},
+        {"tenant": ["a", "b"]},
+    ],
+)
+def test_claims_of_the_wrong_type_refused(client, es_key, bad):
+    token = es_key.sign(claims(ISS, SERVICE_URL, **bad))
+    resp = call(client, token)
+    assert resp.status_code == 401, resp.get_json()
+    assert resp.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+@pytest.mark.parametrize(
     "aud",
     [
         "http://localhost/cds-services/other-service",

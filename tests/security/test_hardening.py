@@ -6,7 +6,7 @@ import pytest
 
 from cds_service.security.headers import STRICT_CSP
 from cds_service.security.json_depth import exceeds_depth, max_depth_of
-from tests.security.conftest import FEEDBACK_PATH, ISS, SERVICE_PATH, SERVICE_URL
+from tests.security.conftest import FEEDBACK_PATH, ISS, SERVICE_PATH
 from tests.security.keys import claims
 
 ALWAYS = {
