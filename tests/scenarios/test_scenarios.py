@@ -1,0 +1,55 @@
+"""Table-driven clinical scenarios: record + order -> expected card kinds, indicators, suggestions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cds_service.pipeline import call_service
+from cds_service.protocol import CardResponseSchema
+from tests.scenarios.build import build
+
+SCENARIOS = yaml.safe_load((Path(__file__).parent / "scenarios.yaml").read_text())
+SERVICE = {"order-select": "spine-order-select", "order-sign": "spine-order-sign"}
+
+
+def run_scenario(app, scenario: dict) -> dict:
+    engine = app.extensions["cds_engine"]
+    body = build(scenario)
+    now = datetime.fromisoformat(str(scenario["now"])).replace(tzinfo=timezone.utc)
+    return call_service(engine, engine.registry.get(SERVICE[body["hook"]]), body, now=now)
+
+
+def suggestion_shape(card: dict) -> list[str]:
+    return ["+".join(a["type"] for a in s["actions"]) for s in card.get("suggestions", [])]
+
+
+def test_there_are_enough_scenarios_covering_every_card_kind(app):
+    assert len(SCENARIOS) >= 25
+    kinds = {e["kind"] for s in SCENARIOS for e in s["expect"]}
+    assert kinds == set(app.extensions["cds_engine"].cards.kinds)
+    assert {s.get("hook", "order-sign") for s in SCENARIOS if any(
+        e["kind"] == "red-flag-urgent-evaluation" for e in s["expect"])} == {"order-select", "order-sign"}
+    assert sum(1 for s in SCENARIOS if not s["expect"]) >= 4
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+def test_scenario(app, scenario):
+    response = run_scenario(app, scenario)
+    assert CardResponseSchema().validate(response) == {}
+    cards = response["cards"]
+    got = [(c["source"]["topic"]["code"], c["indicator"]) for c in cards]
+    want = [(e["kind"], e["indicator"]) for e in scenario["expect"]]
+    assert got == want, "\n".join(f"{c['indicator']}: {c['summary']}" for c in cards)
+    for card, expected in zip(cards, scenario["expect"]):
+        if "suggestions" in expected:
+            assert suggestion_shape(card) == expected["suggestions"]
+        if "reasons" in expected:
+            reasons = card.get("extension", {}).get("org.example.spine-order-cds.reasons", [])
+            assert reasons[: len(expected["reasons"])] == expected["reasons"]
+        # Explainable: every card lists what in the record triggered it, and cites a source.
+        assert "**From the record:**\n- " in card["detail"]
+        assert card["source"]["label"]
