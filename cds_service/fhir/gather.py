@@ -27,7 +27,7 @@ from ..record import DataGap, PatientRecord
 from ..registry import ServiceDefinition
 from ..settings import Settings
 from . import events
-from .access import NoServerAccess, ServerAccess, server_access
+from .access import NoServerAccess, server_access
 from .client import FetchResult, FhirClient
 from .parse import InvalidResource, entries, next_link, parse_resource, patient_id_of, truncated, warm_up
 from .prefetch import KeyPlan, PrefetchState, is_error_outcome, plan
@@ -105,13 +105,6 @@ class _RecordBuilder:
         return gap
 
 
-def _access(request: dict, settings: Settings) -> tuple[ServerAccess | None, str | None]:
-    try:
-        return server_access(request, settings.allowed_fhir_servers), None
-    except NoServerAccess as exc:
-        return None, exc.reason
-
-
 def _unfetchable_reason(key_plan: KeyPlan, access_reason: str | None) -> str:
     """Why a key that needed fetching was not fetched."""
     if key_plan.query is None:
@@ -154,22 +147,45 @@ def gather_record(
     results = {p.key: _KeyResult() for p in plans}
     builder = _RecordBuilder(patient_id)
 
-    needs_server = any(p.must_fetch and p.query for p in plans) or any(
+    client, access_reason = _client(service, plans, request, settings, session)
+    jobs = _schedule(plans, results, client, access_reason, deadline)
+    if any(p.essential and not results[p.key].obtained and p.key not in jobs for p in plans):
+        # No query could bring an essential key: answer 412 without reading anything else.
+        _finish(service, request, plans, results, builder)
+        raise _precondition_failed(plans, results)
+    _run(jobs, plans, results, builder, settings.fhir_max_parallel, deadline)
+    _finish(service, request, plans, results, builder)
+    if any(p.essential and not results[p.key].obtained for p in plans):
+        raise _precondition_failed(plans, results)
+    return builder.record
+
+
+def _client(service, plans, request, settings, session) -> tuple[FhirClient | None, str | None]:
+    """A client for the request's FHIR server when one is needed and allowed; else why not."""
+    needed = any(p.must_fetch and p.query for p in plans) or any(
         p.state is PrefetchState.DATA and next_link(p.value) for p in plans
     )
-    access, access_reason = _access(request, settings) if needs_server else (None, None)
-    if access_reason not in (None, "no-fhir-server"):
-        log.warning("FHIR server not used: service=%s reason=%s", service.id, access_reason)
+    if not needed:
+        return None, None
+    try:
+        access = server_access(request, settings.allowed_fhir_servers)
+    except NoServerAccess as exc:
+        if exc.reason != "no-fhir-server":
+            log.warning("FHIR server not used: service=%s reason=%s", service.id, exc.reason)
+        return None, exc.reason
+    return FhirClient.from_settings(access, settings, session), None
 
+
+def _schedule(plans, results, client, access_reason, deadline) -> dict[str, Callable[[], FetchResult]]:
+    """Settle the keys the prefetch answers; return the queries still to run, by key."""
     jobs: dict[str, Callable[[], FetchResult]] = {}
-    client = FhirClient.from_settings(access, settings, session) if access else None
     for p in plans:
         result = results[p.key]
         if p.state is PrefetchState.NO_DATA:
             result.obtained, result.outcome = True, "prefetch-null"
         elif p.state is PrefetchState.DATA:
             result.obtained, result.outcome = True, "prefetch"
-            if next_link(p.value):
+            if next_link(p.value):  # the client paginated its prefetch (the spec allows it)
                 if client is not None:
                     jobs[p.key] = _guarded(lambda c=client, v=p.value: c.continue_paging(v, deadline))
                 else:
@@ -178,49 +194,42 @@ def gather_record(
             jobs[p.key] = _guarded(lambda c=client, q=p.query: c.fetch(q, deadline))
         else:
             result.gap = _unfetchable_reason(p, access_reason)
+    return jobs
 
+
+def _run(jobs, plans, results, builder, max_parallel: int, deadline: float) -> None:
+    """Run the queries at once; parse the prefetch meanwhile; file results as they come, until the deadline."""
     by_key = {p.key: p for p in plans}
-    missing = [p for p in plans if p.essential and not results[p.key].obtained and p.key not in jobs]
-    if missing:
-        # No query could bring these: answer 412 without reading anything else.
-        _finish(service, request, plans, results, builder)
-        raise _precondition_failed(missing, results)
-
+    started = time.monotonic()
     pool = None
     futures: dict[Future, str] = {}
     if jobs:
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, min(len(jobs), settings.fhir_max_parallel)), thread_name_prefix="fhir-fetch"
-        )
+        pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs), max_parallel)), thread_name_prefix="fhir-fetch")
         futures = {pool.submit(job): key for key, job in jobs.items()}
     try:
-        # Parse what the client sent while the queries are on the wire.
         for p in plans:
             if p.state is PrefetchState.DATA:
                 content_gap = builder.add_bodies(p, [p.value])
                 if p.key not in jobs:
-                    results[p.key].gap = results[p.key].gap or content_gap or ("truncated" if truncated([p.value]) else None)
+                    truncated_gap = "truncated" if truncated([p.value]) else None
+                    results[p.key].gap = results[p.key].gap or content_gap or truncated_gap
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+            left = max(0.0, deadline - time.monotonic())
+            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
             if not done:
                 break
             for future in done:
                 key_plan = by_key[futures[future]]
                 _take(key_plan, future.result(), results[key_plan.key], builder)
         for future in pending:
-            results[futures[future]].gap = "budget-exceeded"
-            results[futures[future]].seconds = settings.fhir_budget_seconds
+            result = results[futures[future]]
+            result.gap, result.seconds = "budget-exceeded", time.monotonic() - started
     finally:
         if pool is not None:
-            # Late threads stop on their own: each request's timeout ends at the deadline.
+            # Late threads stop on their own: no request of theirs outlives the deadline by
+            # more than its timeout, and none starts after it.
             pool.shutdown(wait=False, cancel_futures=True)
-
-    _finish(service, request, plans, results, builder)
-    missing = [p for p in plans if p.essential and not results[p.key].obtained]
-    if missing:
-        raise _precondition_failed(missing, results)
-    return builder.record
 
 
 def _take(key_plan: KeyPlan, fetched: FetchResult, result: _KeyResult, builder: _RecordBuilder) -> None:
@@ -246,10 +255,14 @@ def _finish(service, request, plans: list[KeyPlan], results: dict[str, _KeyResul
             events.log_gap(service.id, hook_instance, p.key, result.gap)
         for why, count in builder.skipped.get(p.key, {}).items():
             events.log_skipped(service.id, hook_instance, p.key, count, why)
-        events.on_fetch(p.key, result.gap or result.outcome, result.seconds)
+        try:
+            events.on_fetch(p.key, result.gap or result.outcome, result.seconds)
+        except Exception as exc:  # metrics must never cost the clinician the advice
+            log.error("on_fetch hook failed: %s", type(exc).__name__)
 
 
-def _precondition_failed(missing: list[KeyPlan], results: dict[str, _KeyResult]) -> PreconditionFailed:
+def _precondition_failed(plans: list[KeyPlan], results: dict[str, _KeyResult]) -> PreconditionFailed:
+    missing = [p for p in plans if p.essential and not results[p.key].obtained]
     reasons = {p.key: results[p.key].gap or "not-obtained" for p in missing}
     listed = ", ".join(f"{key} ({reason})" for key, reason in reasons.items())
     return PreconditionFailed(

@@ -57,8 +57,8 @@ def test_timeouts_are_capped_by_the_deadline(rsps):
 def test_paging_is_followed(rsps):
     rsps.get(COND, json=searchset(condition("c-1"), next_url=f"{BASE}/Condition?patient=p-1&page=2"))
     # A relative next link is resolved against the base.
-    rsps.get(f"{BASE}/Condition?patient=p-1&page=2", json=searchset(condition("c-2"), next_url="Condition?patient=p-1&page=3"))
-    rsps.get(f"{BASE}/Condition?patient=p-1&page=3", json=searchset(condition("c-3")))
+    rsps.get(f"{COND}&page=2", json=searchset(condition("c-2"), next_url="Condition?patient=p-1&page=3"))
+    rsps.get(f"{COND}&page=3", json=searchset(condition("c-3")))
     result = make_client().fetch("Condition?patient=p-1", later())
     assert result.gap is None
     assert [b["entry"][0]["resource"]["id"] for b in result.bodies] == ["c-1", "c-2", "c-3"]

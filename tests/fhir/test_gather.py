@@ -17,6 +17,7 @@ from cds_service.registry import PrefetchTemplate, ServiceDefinition
 
 from .helpers import (
     BASE,
+    HOOK_INSTANCE,
     TOKEN,
     condition,
     full_prefetch,
@@ -224,17 +225,15 @@ def test_the_budget_bounds_the_wait(rsps):
 
 
 def test_invalid_and_unexpected_resources_are_skipped_and_counted(rsps, caplog):
-    bad = {"resourceType": "Condition", "id": "c-bad", "subject": {"reference": "Patient/p-1"}, "onsetDateTime": "last week"}
+    bad = {**condition("c-bad"), "onsetDateTime": "last week"}
     serve_all(rsps, conditions={"json": searchset(condition("c-1"), bad, observation("o-x"), condition("c-2"))})
     with caplog.at_level(logging.WARNING, logger="cds_service.fhir"):
         record = gather_record(SERVICE, hook_request(), settings())
     assert ids(record.conditions) == ["c-1", "c-2"] and record.skipped_resources == 2
     assert record.gaps == []
     skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("FHIR resources skipped")]
-    assert sorted(skipped) == sorted([
-        f"FHIR resources skipped: service={SERVICE.id} hookInstance={hook_request()['hookInstance']} key=conditions count=1 why=invalid",
-        f"FHIR resources skipped: service={SERVICE.id} hookInstance={hook_request()['hookInstance']} key=conditions count=1 why=unexpected-type",
-    ])
+    prefix = f"FHIR resources skipped: service={SERVICE.id} hookInstance={HOOK_INSTANCE} key=conditions count=1"
+    assert sorted(skipped) == [f"{prefix} why=invalid", f"{prefix} why=unexpected-type"]
     assert "last week" not in caplog.text
 
 
