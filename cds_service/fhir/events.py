@@ -16,6 +16,38 @@ log = logging.getLogger("cds_service.fhir")
 #: Outcomes that are not gaps.
 OK_OUTCOMES = ("prefetch", "prefetch-null", "fetched")
 
+#: Every ``DataGap.reason`` (plus ``http-<status>`` for an HTTP error answer), and
+#: what it means. Data for a key is *missing* unless marked partial.
+GAP_REASONS = {
+    # the client's prefetch, when there was no FHIR server to ask
+    "not-sent": "the client did not prefetch the key",
+    "prefetch-operation-outcome": "the client's prefetch held an error OperationOutcome",
+    "invalid-prefetch": "the client's prefetch value was not a FHIR resource of the queried type",
+    "unread-pages": "partial: the prefetch was paginated and the next pages could not be read",
+    # FHIR server access refused before any request
+    "not-allowed-server": "fhirServer is not on the allowlist (or is not a base URL)",
+    "invalid-token": "fhirAuthorization holds no usable access token",
+    "unsupported-token-type": "fhirAuthorization.token_type is not Bearer",
+    "unresolved-token": "a prefetch token of the query has no value in the context",
+    # the FHIR server's answer
+    "timeout": "the FHIR server did not answer in time",
+    "connection-error": "the FHIR server could not be reached",
+    "broken-response": "the answer was cut off or its encoding was broken",
+    "request-error": "the request could not be made",
+    "redirect": "the FHIR server answered with a redirect, which is not followed",
+    "invalid-json": "the answer was not JSON",
+    "unexpected-response": "the answer was JSON but not a FHIR resource",
+    "operation-outcome": "the answer was (or held) an error OperationOutcome",
+    "too-large": "the answer exceeded fhir_max_response_bytes",
+    "budget-exceeded": "the hook call's time budget ran out first",
+    "internal-error": "a bug in this service (logged with its type)",
+    # partial data
+    "page-limit": "partial: more searchset pages than fhir_max_pages",
+    "paging-off-server": "partial: a next link pointed away from fhirServer and was not followed",
+    "truncated": "partial: the search total is larger than the resources returned",
+    "other-patient-data": "resources about another patient were dropped",
+}
+
 _SAFE_ID = re.compile(r"[A-Za-z0-9._\-]{1,80}")
 
 

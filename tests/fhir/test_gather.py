@@ -41,6 +41,18 @@ def rsps():
         yield mock
 
 
+@pytest.fixture(autouse=True)
+def gap_reasons_are_documented(monkeypatch):
+    """Every gap any test here produces uses a reason listed in events.GAP_REASONS."""
+    real = events.log_gap
+
+    def checked(service_id, hook_instance, key, reason):
+        assert reason in events.GAP_REASONS or reason.startswith("http-"), reason
+        real(service_id, hook_instance, key, reason)
+
+    monkeypatch.setattr(events, "log_gap", checked)
+
+
 @pytest.fixture
 def fetch_events(monkeypatch):
     """Every on_fetch call, as metrics would see them."""
