@@ -8,12 +8,13 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from . import views
+from . import security, views
 from .cardbuilder import CardLibrary
 from .errors import register_error_handlers
+from .fhir.access import invalid_allowlist_entries
 from .pipeline import Engine
 from .registry import ServiceRegistry, load_definitions
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -29,6 +30,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     elif overrides:
         raise TypeError("pass either a Settings object or keyword overrides, not both")
     logging.getLogger("cds_service").setLevel(settings.log_level.upper())
+    # urllib3's DEBUG lines print request URLs, which hold patient ids: never below INFO.
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLogger("urllib3").getEffectiveLevel()))
+    bad = invalid_allowlist_entries(settings.allowed_fhir_servers)
+    if bad:
+        raise SettingsError(f"setting allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): not base URLs: {bad}")
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -39,6 +45,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         cards=CardLibrary(settings.cards_dir),
     )
     register_error_handlers(app)
+    # Authentication runs before any other request hook (CDS Hooks "Trusting CDS Clients").
+    security.init_app(app, settings)
     # Browser CDS clients (the CDS Hooks sandbox) need CORS with Authorization allowed.
     CORS(
         app,

@@ -29,7 +29,7 @@ class PatientRecord:
     diagnostic_reports: list[Any] = field(default_factory=list)
     #: Prefetch keys whose data could not be obtained.
     gaps: list[DataGap] = field(default_factory=list)
-    #: Resources dropped because they did not parse as valid FHIR.
+    #: Resources dropped: invalid FHIR, an unexpected type, or about another patient.
     skipped_resources: int = 0
 
     #: resourceType -> attribute holding resources of that type.

@@ -42,3 +42,11 @@ def test_config_file_can_be_chosen_by_environment(tmp_path):
     yaml_file = tmp_path / "other.yaml"
     yaml_file.write_text("threads: 7\n")
     assert Settings.load(env={"CDS_CONFIG_FILE": str(yaml_file)}).threads == 7
+
+
+def test_a_malformed_fhir_allowlist_entry_stops_start_up():
+    from cds_service.app import create_app
+    from tests.conftest import test_settings
+
+    with pytest.raises(SettingsError, match="ALLOWED_FHIR_SERVERS"):
+        create_app(test_settings(allowed_fhir_servers=("not a url",)))
