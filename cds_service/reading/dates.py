@@ -1,0 +1,161 @@
+"""FHIR dates as the reader needs them: possibly partial, possibly missing, never guessed.
+
+FHIR allows ``2024``, ``2024-03``, ``2024-03-05`` and full date-times, and the
+``fhir.resources`` models hand back a ``str`` for partial values, a ``date``
+or a timezone-aware ``datetime`` otherwise. A :class:`PartialDate` keeps the
+text as written and the first and last day it can mean, so a duration is a
+range, not a guess.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+_DATE_RE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+@dataclass(frozen=True)
+class PartialDate:
+    """A calendar date known to the day, the month or the year."""
+
+    text: str  # ISO as written, at its precision: "2024", "2024-03", "2024-03-05"
+    earliest: date
+    latest: date
+
+    @property
+    def precision(self) -> str:
+        return {4: "year", 7: "month"}.get(len(self.text), "day")
+
+    def days_before(self, now: datetime) -> tuple[int, int]:
+        """(fewest, most) whole days from this date to ``now``; negative if in the future."""
+        today = now.astimezone(timezone.utc).date()
+        return (today - self.latest).days, (today - self.earliest).days
+
+    def shifted(self, days_min: int, days_max: int) -> "PartialDate":
+        """This date plus an interval known as a range of days (for onsetAge)."""
+        lo = self.earliest + timedelta(days=days_min)
+        hi = self.latest + timedelta(days=days_max)
+        return PartialDate(text=lo.isoformat() if lo == hi else _common_text(lo, hi), earliest=lo, latest=hi)
+
+
+def _common_text(lo: date, hi: date) -> str:
+    if lo.year == hi.year and lo.month == hi.month:
+        return f"{lo.year:04d}-{lo.month:02d}"
+    if lo.year == hi.year:
+        return f"{lo.year:04d}"
+    return lo.isoformat()
+
+
+def parse_date(value: Any) -> PartialDate | None:
+    """A FHIR date/dateTime/instant (str, date or datetime) as a PartialDate; None if absent or unreadable.
+
+    Date-times are read as their UTC calendar day.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        d = value.date()
+        return PartialDate(d.isoformat(), d, d)
+    if isinstance(value, date):
+        return PartialDate(value.isoformat(), value, value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if "T" in text:
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            text = text.split("T", 1)[0]
+        else:
+            return parse_date(dt)
+    m = _DATE_RE.fullmatch(text)
+    if not m:
+        return None
+    year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    try:
+        if day:
+            d = date(year, int(month), int(day))
+            return PartialDate(d.isoformat(), d, d)
+        if month:
+            mo = int(month)
+            last = calendar.monthrange(year, mo)[1]
+            return PartialDate(f"{year:04d}-{mo:02d}", date(year, mo, 1), date(year, mo, last))
+        return PartialDate(f"{year:04d}", date(year, 1, 1), date(year, 12, 31))
+    except ValueError:
+        return None
+
+
+#: UCUM units of an Age, as day ranges per unit (a year is 365 or 366 days).
+_AGE_UNITS = {"a": (365, 366), "mo": (28, 31), "wk": (7, 7), "d": (1, 1), "h": (0, 1), "min": (0, 1)}
+_AGE_WORDS = {"year": "a", "years": "a", "yr": "a", "yrs": "a", "y": "a", "month": "mo", "months": "mo",
+              "week": "wk", "weeks": "wk", "day": "d", "days": "d"}  # fmt: skip
+
+
+def age_to_days(age: Any) -> tuple[int, int] | None:
+    """An R4 Age/Quantity as a (min, max) number of days; None for an unknown unit or value."""
+    value = getattr(age, "value", None)
+    if value is None:
+        return None
+    unit = getattr(age, "code", None) or getattr(age, "unit", None) or ""
+    unit = _AGE_WORDS.get(unit.strip().lower(), unit.strip())
+    span = _AGE_UNITS.get(unit)
+    if span is None:
+        return None
+    v = Decimal(str(value))
+    if v < 0:
+        return None
+    if unit == "a":
+        # Age 52 means from the 52nd birthday up to the day before the 53rd.
+        whole = int(v)
+        return whole * span[0], (whole + 1) * span[1] - 1
+    return int(v * span[0]), int(v * span[1])
+
+
+def choice_date(resource: Any, prefix: str, birth: PartialDate | None = None) -> PartialDate | None:
+    """The date of an R4 ``[x]`` choice element: ``prefix`` + DateTime, Period (start), Age, Range, String, Instant.
+
+    ``onsetAge``/``onsetRange`` need the patient's birth date; without one the
+    date is unknown (None). ``onsetString`` is read only when it holds an ISO date.
+    """
+    dt = getattr(resource, prefix + "DateTime", None)
+    if dt is not None:
+        return parse_date(dt)
+    instant = getattr(resource, prefix + "Instant", None)
+    if instant is not None:
+        return parse_date(instant)
+    period = getattr(resource, prefix + "Period", None)
+    if period is not None:
+        return parse_date(getattr(period, "start", None)) or parse_date(getattr(period, "end", None))
+    age = getattr(resource, prefix + "Age", None)
+    if age is not None:
+        days = age_to_days(age)
+        return birth.shifted(*days) if birth and days else None
+    rng = getattr(resource, prefix + "Range", None)
+    if rng is not None:
+        low = age_to_days(getattr(rng, "low", None)) if getattr(rng, "low", None) else None
+        high = age_to_days(getattr(rng, "high", None)) if getattr(rng, "high", None) else None
+        if birth and low and high:
+            return birth.shifted(low[0], high[1])
+        return None
+    text = getattr(resource, prefix + "String", None)
+    if isinstance(text, str):
+        m = re.search(r"\b\d{4}(?:-\d{2}(?:-\d{2})?)?\b", text[:200])
+        return parse_date(m.group(0)) if m else None
+    return None
+
+
+def age_in_years(birth: PartialDate | None, now: datetime) -> int | None:
+    """Whole years of age at ``now``; with a partial birth date, the lower bound (conservative for age cut-offs)."""
+    if birth is None:
+        return None
+    today = now.astimezone(timezone.utc).date()
+    b = birth.latest
+    years = today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+    return years if years >= 0 else None

@@ -1,0 +1,363 @@
+"""What the clinical reader hands to the card rules: frozen, typed, explainable findings.
+
+Every finding carries ``evidence``: the resources it came from (type, id,
+date), a short text of what matched, and how (a coding in a value set, or
+words in text, with the words' negation/hedge status). Coded evidence comes
+before text evidence. No card wording lives here.
+
+Vocabularies used in fields:
+
+- side: ``left`` | ``right`` | ``bilateral`` | None (not stated)
+- region: ``cervical`` | ``thoracic`` | ``lumbar`` (lumbosacral and sacral count as lumbar)
+- disc level: ``L4-L5``, ``L5-S1``, ``C5-C6``; root: ``L5``, ``C6``
+- certainty: ``affirmed`` | ``hedged`` ("possible", "cannot be excluded") |
+  ``negated`` ("no evidence of") | ``other`` (about someone else: family history)
+- severity: ``mild`` | ``mild-moderate`` | ``moderate`` | ``moderate-severe`` | ``severe``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .dates import PartialDate
+from .levels import level_sort_key
+
+CODED, TEXT = "coded", "text"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One resource (or one sentence of it) that supports a finding."""
+
+    resource_type: str
+    resource_id: str | None
+    #: ISO date at the precision the record gives ("2024-03"), or None.
+    date: str | None
+    #: What matched, for a human: the code's display or the matched sentence (<= 160 chars).
+    text: str
+    #: "coded" (a coding in a value set) or "text" (words in text).
+    matched_by: str
+    #: Of the matched words: affirmed, hedged, negated, other. Coded facts are affirmed
+    #: unless the resource itself says otherwise (verificationStatus provisional -> hedged).
+    certainty: str = "affirmed"
+    #: "system|code" for coded evidence.
+    code: str | None = None
+    #: The value set the code was found in.
+    value_set: str | None = None
+    #: Verification mark of that value set entry: V, M or ?.
+    verification: str | None = None
+
+    @property
+    def reference(self) -> str | None:
+        return f"{self.resource_type}/{self.resource_id}" if self.resource_id else None
+
+
+def sort_evidence(items) -> tuple[Evidence, ...]:
+    """Coded first, then text; newest first within each; duplicates dropped."""
+    unique = list(dict.fromkeys(items))
+    unique.sort(key=lambda e: (e.matched_by != CODED, _neg_date(e.date)))
+    return tuple(unique)
+
+
+def _neg_date(date: str | None) -> str:
+    # Sort newest first with missing dates last: invert digit characters.
+    if not date:
+        return "~"
+    return "".join(chr(ord("9") - ord(ch) + ord("0")) if ch.isdigit() else ch for ch in date)
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    """A draft order recognised as a spine MRI or an electrodiagnostic study."""
+
+    kind: str  # "spine-mri" | "electrodiagnostic"
+    #: Spine regions imaged (empty when the order does not say).
+    regions: tuple[str, ...]
+    #: "without" | "with" | "without-and-with" | None (MRI only).
+    contrast: str | None
+    #: "emg" and/or "ncs" (EDX only); empty when only "electrodiagnostic" is known.
+    studies: tuple[str, ...]
+    #: "upper" and/or "lower" (EDX only).
+    limbs: tuple[str, ...]
+    side: str | None
+    #: "coding" when a coding put the order in a value set, else "text".
+    matched_by: str
+    #: The codings/text that matched.
+    evidence: tuple[Evidence, ...]
+    order_reference: str | None = None
+
+    @property
+    def region(self) -> str | None:
+        """The single region, or None for none or several."""
+        return self.regions[0] if len(self.regions) == 1 else None
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A sign that may need urgent care rather than a routine test.
+
+    category: cauda-equina | motor-deficit | myelopathy | infection | cancer | trauma
+    sign: e.g. urinary-retention, saddle-anesthesia, foot-drop, hoffmann-sign,
+    fever, cancer-history, spine-fracture (see ``reading.findings.RED_FLAG_SIGNS``).
+    """
+
+    category: str
+    sign: str
+    certainty: str
+    #: Earliest onset (or recorded date) among the evidence.
+    onset: PartialDate | None
+    #: Within the policy's window for the category ("recent trauma"); None when undated.
+    recent: bool | None
+    #: Still current (an active Condition or a recent Observation) vs past history.
+    current: bool
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class RootProblem:
+    """A suspected nerve-root problem from the problem list / observations, by region."""
+
+    region: str | None
+    #: radiculopathy | sciatica | spinal-stenosis | disc-herniation | neurogenic-claudication
+    kinds: tuple[str, ...]
+    levels: tuple[str, ...]
+    roots: tuple[str, ...]
+    side: str | None
+    certainty: str
+    onset: PartialDate | None
+    #: "onset" (onset[x] given) or "recorded" (only recordedDate: onset at or before it).
+    onset_basis: str | None
+    #: (fewest, most) days from onset to now; None without a date.
+    duration_days: tuple[int, int] | None
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class ConditionFinding:
+    """A condition that bears on the order: a mimic of a root problem, diabetes, a bleeding risk.
+
+    kind (mimics): carpal-tunnel-syndrome | ulnar-neuropathy | peroneal-neuropathy |
+    tarsal-tunnel-syndrome | radial-neuropathy | meralgia-paresthetica | polyneuropathy |
+    plexopathy | myopathy | motor-neuron-disease | myasthenia; others: diabetes,
+    bleeding-disorder, lymphedema, axial-pain.
+    """
+
+    kind: str
+    side: str | None
+    #: Extra typing from the value set, e.g. "diabetic" polyneuropathy, "pacemaker".
+    subtype: str | None
+    certainty: str
+    onset: PartialDate | None
+    evidence: tuple[Evidence, ...]
+    #: For axial pain: the spine region; for plexopathy: upper/lower limb.
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Symptom:
+    """Symptom character: sensory | weakness | intermittent | radiating-pain | limb-pain."""
+
+    kind: str
+    limb: str | None  # upper | lower | None
+    side: str | None
+    certainty: str
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class Medication:
+    """An anticoagulant or antiplatelet drug the patient takes (or long-term use coded as a condition)."""
+
+    kind: str  # anticoagulant | antiplatelet
+    ingredient: str | None
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class CardiacDevice:
+    kind: str  # pacemaker | defibrillator | other-cardiac-implant
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class LabValue:
+    kind: str  # inr | platelets
+    value: float
+    unit: str | None
+    date: str | None
+    evidence: tuple[Evidence, ...]
+
+
+# --- report readings ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MriFinding:
+    """One finding of a spine MRI report at one level (or with no level stated).
+
+    kind: bulge | disc_osteophyte | protrusion | extrusion | herniation |
+    central_stenosis | foraminal_stenosis | lateral_recess_stenosis | root_contact |
+    root_compression | cord_contact | cord_compression | cord_signal |
+    disc_degeneration | facet_arthropathy | annular_fissure | spondylolisthesis | spondylosis
+    """
+
+    kind: str
+    level: str | None
+    side: str | None
+    severity: str | None
+    #: central | paracentral | subarticular | foraminal | extraforaminal (disc findings).
+    zone: str | None
+    #: Roots the report names at this finding ("contacting the left L5 root").
+    roots: tuple[str, ...]
+    certainty: str
+    #: The sentence it was read from (<= 160 chars).
+    sentence: str
+
+
+@dataclass(frozen=True)
+class MriReading:
+    """What one spine MRI report text says."""
+
+    #: True: a normal study; False: something found; None: the text says neither.
+    normal: bool | None
+    #: Compressive findings at two or more levels, or the report says "multilevel".
+    multilevel: bool
+    #: Affirmed and hedged findings, cranio-caudal.
+    findings: tuple[MriFinding, ...]
+    #: Negated findings ("no stenosis at L5-S1"), for explanations.
+    negated: tuple[MriFinding, ...]
+    truncated: bool
+
+    @property
+    def levels_with_findings(self) -> tuple[str, ...]:
+        """Disc levels with a compressive finding (bulge, herniation, stenosis, root or cord contact)."""
+        from .lexicon import MRI_COMPRESSIVE
+
+        levels = {f.level for f in self.findings if f.level and f.kind in MRI_COMPRESSIVE}
+        return tuple(sorted(levels, key=level_sort_key))
+
+    def at(self, level: str) -> tuple[MriFinding, ...]:
+        return tuple(f for f in self.findings if f.level == level)
+
+
+@dataclass(frozen=True)
+class EmgRadiculopathy:
+    region: str | None
+    roots: tuple[str, ...]
+    side: str | None
+    certainty: str
+    #: Active denervation (fibrillations, positive sharp waves) said of this radiculopathy.
+    active: bool | None
+    #: Chronic reinnervation / chronic neurogenic changes said of it.
+    chronic: bool | None
+    severity: str | None
+    sentence: str
+
+
+@dataclass(frozen=True)
+class EmgNeuropathy:
+    """A non-root diagnosis on an EMG/NCS: entrapment, polyneuropathy, plexopathy, myopathy, ...
+
+    kind: carpal_tunnel | ulnar_neuropathy | peroneal_neuropathy | tarsal_tunnel |
+    radial_neuropathy | meralgia_paresthetica | polyneuropathy | plexopathy | myopathy |
+    motor_neuron_disease | nmj_disorder
+    """
+
+    kind: str
+    side: str | None
+    severity: str | None
+    certainty: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class EmgReading:
+    """What one EMG/NCS report text says."""
+
+    normal: bool | None
+    radiculopathies: tuple[EmgRadiculopathy, ...]
+    neuropathies: tuple[EmgNeuropathy, ...]
+    #: Report-level: fibrillations/positive sharp waves/active denervation found (True),
+    #: looked for and absent (False), not mentioned (None).
+    active_denervation: bool | None
+    chronic_reinnervation: bool | None
+    #: Negated diagnoses ("no evidence of polyneuropathy"), for explanations.
+    negated: tuple[str, ...]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class MriReport:
+    """A prior spine MRI report in the record, read."""
+
+    evidence: tuple[Evidence, ...]
+    date: PartialDate | None
+    status: str | None
+    #: Regions the report's code or title names (empty when it does not say).
+    regions: tuple[str, ...]
+    reading: MriReading
+    #: True when the text came only from the code/title (no conclusion or attachment to read).
+    text_available: bool = True
+
+
+@dataclass(frozen=True)
+class EmgReport:
+    evidence: tuple[Evidence, ...]
+    date: PartialDate | None
+    status: str | None
+    reading: EmgReading
+    text_available: bool = True
+
+
+@dataclass(frozen=True)
+class ClinicalPicture:
+    """Everything the card rules need from the record, read once per hook call."""
+
+    age_years: int | None
+    #: Patient.gender as sent (male | female | other | unknown) or None.
+    sex: str | None
+    red_flags: tuple[RedFlag, ...]
+    root_problems: tuple[RootProblem, ...]
+    #: Neck or low back pain without a stated root problem.
+    axial_pain: tuple[ConditionFinding, ...]
+    mimics: tuple[ConditionFinding, ...]
+    symptoms: tuple[Symptom, ...]
+    #: Newest first.
+    mri_reports: tuple[MriReport, ...]
+    emg_reports: tuple[EmgReport, ...]
+    anticoagulants: tuple[Medication, ...]
+    antiplatelets: tuple[Medication, ...]
+    cardiac_devices: tuple[CardiacDevice, ...]
+    bleeding_disorders: tuple[ConditionFinding, ...]
+    lymphedema: tuple[ConditionFinding, ...]
+    diabetes: ConditionFinding | None
+    inr: LabValue | None
+    platelets: LabValue | None
+    #: Resources that could not be read (odd data); their count only, no content.
+    unread_resources: int = 0
+    #: Prefetch keys whose data was missing (copied from the record).
+    data_gaps: tuple[str, ...] = field(default_factory=tuple)
+
+    def red_flags_in(self, category: str) -> tuple[RedFlag, ...]:
+        return tuple(f for f in self.red_flags if f.category == category)
+
+    @property
+    def has_red_flags(self) -> bool:
+        return any(f.certainty == "affirmed" for f in self.red_flags)
+
+    @property
+    def mostly_sensory(self) -> bool:
+        """Sensory symptoms are recorded and weakness is not (nor a motor red flag)."""
+        sensory = any(s.kind == "sensory" and s.certainty == "affirmed" for s in self.symptoms)
+        weak = any(s.kind == "weakness" and s.certainty == "affirmed" for s in self.symptoms)
+        return sensory and not weak and not self.red_flags_in("motor-deficit")
+
+    def latest_mri(self, region: str | None = None) -> MriReport | None:
+        for r in self.mri_reports:
+            if region is None or not r.regions or region in r.regions:
+                return r
+        return None
+
+    @property
+    def latest_emg(self) -> EmgReport | None:
+        return self.emg_reports[0] if self.emg_reports else None

@@ -1,0 +1,345 @@
+"""The sentence reader: find concepts in free text and decide, per mention, whether it is affirmed.
+
+A ConText/NegEx-style rule engine of our own (see docs/report-reading.md for
+why not medspaCy). The steps:
+
+1. normalise the text (dashes, odd spaces) and cut it at ``MAX_TEXT_CHARS``;
+2. split it into sentences, remembering the report section ("IMPRESSION",
+   "HISTORY", ...) and any level heading ("L4-5: ...") each sentence is under;
+3. in each sentence, find concept mentions and cue phrases; a pre-cue
+   ("no", "possible", "family history of") reaches forward, a post-cue
+   ("is not seen", "cannot be excluded") backward, each over a bounded number
+   of words and never past a terminator ("but", "however", "; ", a comma that
+   starts a new positive clause);
+4. each mention gets the certainty of the nearest cue that reaches it:
+   ``affirmed`` (none), ``negated``, ``hedged``, or ``other`` (someone else's).
+
+Every pattern is matched with Python ``re`` on at most one sentence of at most
+``MAX_SENTENCE_CHARS`` characters, and the lexicon's patterns have no nested
+unbounded repetition (a test checks this), so time is linear in the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from . import lexicon as lx
+
+#: Longest text read; the rest is ignored and the reading says it was truncated.
+MAX_TEXT_CHARS = 32_000
+#: Longest sentence handed to the patterns; longer runs are cut at a space.
+MAX_SENTENCE_CHARS = 600
+
+AFFIRMED, NEGATED, HEDGED, OTHER = "affirmed", "negated", "hedged", "other"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    #: Position of the sentence in the text (0, 1, 2, ...).
+    index: int
+    #: Lower-case name of the report section it is in ("impression"), or None.
+    section: str | None
+    #: The level heading it sits under ("L4-5"), or None.
+    heading: str | None
+
+
+@dataclass(frozen=True)
+class Mention:
+    concept: str
+    start: int  # within the sentence
+    end: int
+    text: str
+    certainty: str
+    cue: str | None = None
+
+
+# --- normalising and splitting ---------------------------------------------------
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+        "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\u2009": " ", "\u200a": " ", "\t": " ", "\r": "\n",
+        "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2022": "*", "\u00b7": "*",
+        "\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None,
+    }
+)  # fmt: skip
+
+
+def normalise(text: str) -> tuple[str, bool]:
+    """(normalised text, truncated?): NFKC, one kind of dash and space, at most ``MAX_TEXT_CHARS``."""
+    truncated = len(text) > MAX_TEXT_CHARS * 2
+    text = unicodedata.normalize("NFKC", text[: MAX_TEXT_CHARS * 2]).translate(_TRANSLATE)
+    if len(text) > MAX_TEXT_CHARS:
+        text, truncated = text[:MAX_TEXT_CHARS], True
+    return text, truncated
+
+
+_SECTION_RE = re.compile(r"\s*([A-Za-z][A-Za-z /&()-]{0,40}?)\s*:\s*")
+_LIST_MARKER_RE = re.compile(r"\s*(?:\(?\d{1,2}[.)]|[*\-+])\s+")
+_LEVEL_HEADING_RE = re.compile(
+    r"\s*(?:at\s+)?((?:[CTLS]\s?\d{1,2}(?:\s*(?:-|/)\s*[CTLS]?\s?\d{1,2})?(?:\s*(?:,|and|&)\s*)?){1,4}?)\s*(?:level|disc)?\s*(?::|\s-\s)\s*",
+    re.IGNORECASE,
+)
+_SPLIT_RE = re.compile(r"[.!?;](?=\s|$)|\s\.\s")
+_NO_SPLIT_BEFORE = re.compile(r"(?:\b(?:vs|e\.g|i\.e|approx|dr|mr|mrs|ms|st|fig|cf|etc|sr|jr)|\b[A-Za-z])$", re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences of ``text`` (already normalised), with their section and level heading."""
+    out: list[Sentence] = []
+    section: str | None = None
+    heading: str | None = None
+    for raw_line in _logical_lines(text):
+        if not raw_line.strip():
+            heading = None  # a blank line ends a level paragraph
+            continue
+        pos = 0
+        m = _LIST_MARKER_RE.match(raw_line, pos)
+        if m:
+            pos = m.end()
+        m = _SECTION_RE.match(raw_line, pos)
+        if m and not _LEVEL_HEADING_RE.match(raw_line, pos):
+            name = " ".join(m.group(1).lower().split())
+            if name in lx.SECTION_NAMES:
+                section = name
+                heading = None
+                pos = m.end()
+            elif name in lx.TOPIC_NAMES or len(name.split()) <= 3:
+                heading = None  # "Conus:", "Alignment:": a new topic, not a level
+        m = _LIST_MARKER_RE.match(raw_line, pos)
+        if m:
+            pos = m.end()
+        m = _LEVEL_HEADING_RE.match(raw_line, pos)
+        if m:
+            heading = m.group(1).strip().rstrip(",&").strip()
+            pos = m.end()
+        for s, e in _sentence_spans(raw_line, pos):
+            piece = raw_line[s:e]
+            stripped = piece.strip()
+            if not stripped:
+                continue
+            for cs, ce in _chunks(stripped):
+                out.append(Sentence(stripped[cs:ce].strip(), len(out), section, heading))
+    return out
+
+
+def _logical_lines(text: str) -> Iterable[str]:
+    """Lines, with hard-wrapped lines joined: a line that does not end a sentence continues on the next."""
+    buf: list[str] = []
+    for line in text.split("\n"):
+        if not line.strip():
+            if buf:
+                yield " ".join(buf)
+                buf = []
+            yield ""
+            continue
+        starts_new = bool(_LIST_MARKER_RE.match(line) or _LEVEL_HEADING_RE.match(line) or _is_section_line(line))
+        if buf and (starts_new or buf[-1].rstrip().endswith((".", ":", ";", "!", "?"))):
+            yield " ".join(buf)
+            buf = []
+        buf.append(line)
+    if buf:
+        yield " ".join(buf)
+
+
+def _is_section_line(line: str) -> bool:
+    m = _SECTION_RE.match(line)
+    return bool(m) and " ".join(m.group(1).lower().split()) in lx.SECTION_NAMES
+
+
+def _sentence_spans(line: str, pos: int) -> Iterable[tuple[int, int]]:
+    start = pos
+    for m in _SPLIT_RE.finditer(line, pos):
+        if m.group(0) == "." and _NO_SPLIT_BEFORE.search(line, max(start, m.start() - 8), m.start()):
+            continue
+        yield start, m.end()
+        start = m.end()
+    if start < len(line):
+        yield start, len(line)
+
+
+def _chunks(sentence: str) -> Iterable[tuple[int, int]]:
+    if len(sentence) <= MAX_SENTENCE_CHARS:
+        yield 0, len(sentence)
+        return
+    start = 0
+    while start < len(sentence):
+        end = min(start + MAX_SENTENCE_CHARS, len(sentence))
+        if end < len(sentence):
+            cut = sentence.rfind(" ", start + MAX_SENTENCE_CHARS // 2, end)
+            end = cut if cut > start else end
+        yield start, end
+        start = end
+
+
+# --- cues and mentions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cue:
+    start: int
+    end: int
+    kind: str  # negated / hedged / other / pseudo / terminator
+    direction: str | None  # "pre" / "post" / None
+    window: int
+    text: str
+
+
+class Lexicon:
+    """Compiled concept patterns plus the cue sets used with them."""
+
+    def __init__(
+        self,
+        concepts: Mapping[str, Sequence[str]],
+        *,
+        exclusive: bool,
+        blockers: Sequence[str] = (),
+        experiencer: bool = False,
+    ):
+        self.names = tuple(concepts)
+        self._patterns = [(name, _compile(alts)) for name, alts in concepts.items()]
+        self.exclusive = exclusive
+        self._blocker = _compile(blockers) if blockers else None
+        self._cue_sets = list(_CUE_SETS)
+        if experiencer:
+            self._cue_sets += _EXPERIENCER_SETS
+
+    def mentions(self, sentence: str) -> list[Mention]:
+        """Concept mentions in one sentence with their certainty."""
+        found: list[tuple[int, int, str]] = []
+        for name, rx in self._patterns:
+            for m in rx.finditer(sentence):
+                if m.end() > m.start():
+                    found.append((m.start(), m.end(), name))
+        if not found:
+            return []
+        if self._blocker is not None:
+            blocks = [(m.start(), m.end()) for m in self._blocker.finditer(sentence)]
+            found = [f for f in found if not any(s < f[1] and f[0] < e for s, e in blocks)]
+        found = _resolve_overlaps(found, self.exclusive)
+        cues = _find_cues(sentence, self._cue_sets)
+        words = [m.start() for m in _WORD_RE.finditer(sentence)]
+        out = []
+        for start, end, name in found:
+            certainty, cue = _certainty(start, end, cues, words)
+            out.append(Mention(name, start, end, sentence[start:end], certainty, cue))
+        return out
+
+
+_WORD_RE = re.compile(r"[A-Za-z0-9]+")
+
+
+def _compile(alternatives: Sequence[str]) -> re.Pattern:
+    # Word boundaries that also work for alternatives starting or ending in punctuation.
+    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(alternatives) + r")(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def _compile_cues(spec: Sequence[tuple[str, int]]) -> list[tuple[re.Pattern, int]]:
+    by_window: dict[int, list[str]] = {}
+    for pattern, window in spec:
+        by_window.setdefault(window, []).append(pattern)
+    return [(_compile(alts), window) for window, alts in sorted(by_window.items())]
+
+
+_CUE_SETS = [
+    ("negated", "pre", _compile_cues(lx.NEGATION_PRE)),
+    ("negated", "post", _compile_cues(lx.NEGATION_POST)),
+    ("hedged", "pre", _compile_cues(lx.HEDGE_PRE)),
+    ("hedged", "post", _compile_cues(lx.HEDGE_POST)),
+    ("pseudo", None, _compile_cues([(p, 0) for p in lx.PSEUDO])),
+    ("terminator", None, _compile_cues([(p, 0) for p in lx.TERMINATORS])),
+]
+_EXPERIENCER_SETS = [
+    ("other", "pre", _compile_cues(lx.EXPERIENCER_PRE)),
+    ("other", "post", _compile_cues(lx.EXPERIENCER_POST)),
+]
+#: When two cues of equal length overlap, the earlier kind in this list wins.
+_KIND_RANK = {"pseudo": 0, "hedged": 1, "negated": 2, "other": 3, "terminator": 4}
+
+
+def _find_cues(sentence: str, cue_sets) -> list[_Cue]:
+    raw: list[_Cue] = []
+    for kind, direction, compiled in cue_sets:
+        for rx, window in compiled:
+            for m in rx.finditer(sentence):
+                if m.end() > m.start():
+                    raw.append(_Cue(m.start(), m.end(), kind, direction, window, m.group(0)))
+    # Longest cue wins where cues overlap ("cannot be excluded" over "not").
+    raw.sort(key=lambda c: (-(c.end - c.start), _KIND_RANK[c.kind], c.start))
+    kept: list[_Cue] = []
+    for c in raw:
+        if not any(k.start < c.end and c.start < k.end for k in kept):
+            kept.append(c)
+    kept.sort(key=lambda c: c.start)
+    return kept
+
+
+def _resolve_overlaps(found: list[tuple[int, int, str]], exclusive: bool) -> list[tuple[int, int, str]]:
+    """Keep the longest of overlapping mentions (of any concept when ``exclusive``, else per concept)."""
+    found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
+    kept: list[tuple[int, int, str]] = []
+    for f in found:
+        clash = any(k[0] < f[1] and f[0] < k[1] and (exclusive or k[2] == f[2]) for k in kept)
+        if not clash:
+            kept.append(f)
+    kept.sort(key=lambda f: f[0])
+    return kept
+
+
+def _words_between(words: list[int], a: int, b: int) -> int:
+    return max(0, bisect_left(words, b) - bisect_left(words, a))
+
+
+def _certainty(start: int, end: int, cues: list[_Cue], words: list[int]) -> tuple[str, str | None]:
+    best: tuple[int, str, str] | None = None  # (distance in words, certainty, cue text)
+    # Pre-cues: scan back from the mention to the nearest terminator.
+    idx = bisect_right([c.end for c in cues], start)
+    for c in reversed(cues[:idx]):
+        if c.kind == "terminator":
+            break
+        if c.direction != "pre":
+            continue
+        dist = _words_between(words, c.end, start)
+        if dist <= c.window:
+            best = (dist, c.kind, c.text)
+            break
+    # Post-cues: scan forward to the nearest terminator.
+    for c in cues:
+        if c.start < end:
+            continue
+        if c.kind == "terminator":
+            break
+        if c.direction != "post":
+            continue
+        dist = _words_between(words, end, c.start)
+        if dist <= c.window:
+            if best is None or dist < best[0] or (dist == best[0] and c.kind == "hedged"):
+                best = (dist, c.kind, c.text)
+            break
+    if best is None:
+        return AFFIRMED, None
+    return best[1], best[2]
+
+
+# --- the shared lexicons -----------------------------------------------------------
+
+MRI = Lexicon(lx.MRI_CONCEPTS, exclusive=True)
+EMG = Lexicon(lx.EMG_CONCEPTS, exclusive=True)
+CLINICAL = Lexicon(lx.CLINICAL_CONCEPTS, exclusive=False, blockers=lx.CLINICAL_BLOCKERS, experiencer=True)
+
+
+def find_all(rx: re.Pattern, text: str) -> list[re.Match]:
+    return list(rx.finditer(text))
+
+
+def compile_terms(terms: Iterable[str]) -> re.Pattern | None:
+    """One case-insensitive whole-word pattern for literal terms (drug names, say); None for no terms."""
+    alts = sorted({re.escape(t.strip()) for t in terms if t and t.strip()}, key=len, reverse=True)
+    if not alts:
+        return None
+    return _compile([a.replace(r"\ ", r"\s+") for a in alts])
