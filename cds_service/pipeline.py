@@ -8,9 +8,9 @@ it directly.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from . import advice
 from .cardbuilder import CardLibrary, sort_cards
@@ -27,6 +27,28 @@ log = logging.getLogger(__name__)
 DATA_GAPS_EXTENSION = "org.example.spine-order-cds.data-gaps"
 
 
+class CardPolicy(Protocol):
+    """What the feedback store adds to a hook call: suppression and a record of issued cards."""
+
+    def suppressed_kinds(self, service_id: str, patient_id: str, now: datetime) -> set[str]:
+        """Card kinds not to show this patient now (overridden as already addressed)."""
+
+    def record_issued(self, service_id: str, hook_instance: str, patient_id: str, cards: list[dict],
+                      now: datetime) -> None:
+        """Remember each card returned (uuid, kind) so feedback can be counted per kind."""
+
+
+class NullCardPolicy:
+    """No store: nothing suppressed, nothing recorded."""
+
+    def suppressed_kinds(self, service_id: str, patient_id: str, now: datetime) -> set[str]:
+        return set()
+
+    def record_issued(self, service_id: str, hook_instance: str, patient_id: str, cards: list[dict],
+                      now: datetime) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class Engine:
     """Everything loaded once at start-up that a hook call needs."""
@@ -34,6 +56,7 @@ class Engine:
     settings: Settings
     registry: ServiceRegistry
     cards: CardLibrary
+    policy: CardPolicy = field(default_factory=NullCardPolicy)
 
 
 def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None = None) -> dict:
@@ -50,9 +73,15 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
         # Per the spec, no guidance is an empty card list; nothing is fetched for
         # an order this service does not advise on.
         return {"cards": []}
+    now = now or datetime.now(timezone.utc)
     record = gather_record(service, request, engine.settings)
-    specs = advice.advise(service, orders, record, now or datetime.now(timezone.utc))
+    specs = advice.advise(service, orders, record, now)
+    patient_id = context["patientId"]
+    suppressed = engine.policy.suppressed_kinds(service.id, patient_id, now)
+    # Red-flag (critical) cards are never suppressed, whatever feedback said before.
+    specs = [s for s in specs if s.kind not in suppressed or engine.cards.template(s.kind).indicator == "critical"]
     response: dict[str, Any] = {"cards": sort_cards([engine.cards.render(s) for s in specs])}
+    engine.policy.record_issued(service.id, request["hookInstance"], patient_id, response["cards"], now)
     if record.gaps:
         response["extension"] = {
             DATA_GAPS_EXTENSION: [{"prefetchKey": g.key, "reason": g.reason} for g in record.gaps]
