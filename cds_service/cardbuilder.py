@@ -21,7 +21,9 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 TOPIC_SYSTEM = "https://spine-order-cds.example.org/fhir/CodeSystem/card-kind"
 OVERRIDE_SYSTEM = "https://spine-order-cds.example.org/fhir/CodeSystem/override-reason"
 INDICATORS = ("critical", "warning", "info")
-SUMMARY_LIMIT = 139  # the spec: "<140-character summary"
+SUMMARY_LIMIT = 139
+#: Card extension (the spec reserves `extension`) listing why the card was shown.
+REASONS_EXTENSION = "org.example.spine-order-cds.reasons"  # the spec: "<140-character summary"
 
 
 class CardContentError(ValueError):
@@ -48,6 +50,8 @@ class CardSpec:
     kind: str
     context: Mapping[str, Any] = field(default_factory=dict)
     suggestions: tuple[Suggestion, ...] = ()
+    #: Machine-readable reason codes, returned in the card's extension for integrators.
+    reasons: tuple[str, ...] = ()
 
 
 class _LinkSchema(Schema):
@@ -192,6 +196,8 @@ class CardLibrary:
             card["overrideReasons"] = [dict(r) for r in tpl.override_reasons]
         if tpl.links:
             card["links"] = [dict(link) for link in tpl.links]
+        if spec.reasons:
+            card["extension"] = {REASONS_EXTENSION: list(spec.reasons)}
         return card
 
 

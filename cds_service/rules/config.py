@@ -1,0 +1,87 @@
+"""Rule thresholds, suggested orders and the asymptomatic-MRI table, loaded once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+
+class RuleConfigError(ValueError):
+    """A file in ``config/guidelines/`` is missing a value or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Orderable:
+    system: str
+    code: str
+    display: str
+    text: str
+
+    def coding(self) -> dict:
+        return {"system": self.system, "code": self.code, "display": self.display}
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    emg_too_early_days: int
+    lbp_imaging_min_days: int
+    recent_emg_days: int
+    long_standing_days: int
+    multilevel_min_levels: int
+    #: region (cervical/thoracic/lumbar, "-contrast" suffixed) -> urgent MRI order
+    urgent_mri: Mapping[str, Orderable]
+    #: limb (upper/lower) -> EMG/NCS order
+    electrodiagnostic: Mapping[str, Orderable]
+    prevalence_ages: tuple[int, ...]
+    prevalence: Mapping[str, tuple[int, ...]]
+
+    def prevalence_at(self, age: int) -> tuple[int, list[dict]]:
+        """The table's column nearest ``age`` (clamped to 20-80) and its rows."""
+        column = min(range(len(self.prevalence_ages)), key=lambda i: abs(self.prevalence_ages[i] - age))
+        rows = [{"finding": name, "percent": values[column]} for name, values in self.prevalence.items()]
+        return self.prevalence_ages[column], rows
+
+
+_THRESHOLDS = ("emg_too_early_days", "lbp_imaging_min_days", "recent_emg_days", "long_standing_days",
+               "multilevel_min_levels")
+
+
+def _orderables(data: dict, name: str, path: Path) -> dict[str, Orderable]:
+    try:
+        return {key: Orderable(**{f: str(v[f]) for f in ("system", "code", "display", "text")})
+                for key, v in data[name].items()}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RuleConfigError(f"{path.name}: {name}: missing or malformed entry ({exc})") from None
+
+
+def load_rule_config(guidelines_dir: Path) -> RuleConfig:
+    """:raise RuleConfigError: on a missing file, threshold or malformed entry."""
+    try:
+        rules = yaml.safe_load((guidelines_dir / "rules.yaml").read_text()) or {}
+        orderables_path = guidelines_dir / "orderables.yaml"
+        orderables = yaml.safe_load(orderables_path.read_text()) or {}
+        table_path = guidelines_dir / "asymptomatic-mri-prevalence.yaml"
+        table = yaml.safe_load(table_path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RuleConfigError(f"config/guidelines: {exc}") from None
+    values = {}
+    for name in _THRESHOLDS:
+        entry = rules.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("value"), int) or not entry.get("source"):
+            raise RuleConfigError(f"rules.yaml: {name} needs an integer value and a source")
+        values[name] = entry["value"]
+    ages = tuple(table.get("ages") or ())
+    findings = {k: tuple(v) for k, v in (table.get("findings") or {}).items()}
+    if not ages or any(len(v) != len(ages) for v in findings.values()):
+        raise RuleConfigError(f"{table_path.name}: every finding needs one value per age")
+    urgent = _orderables(orderables, "urgent_mri", orderables_path)
+    edx = _orderables(orderables, "electrodiagnostic", orderables_path)
+    for region in ("cervical", "thoracic", "lumbar"):
+        if region not in urgent or f"{region}-contrast" not in urgent:
+            raise RuleConfigError(f"{orderables_path.name}: urgent_mri needs {region} and {region}-contrast")
+    if set(edx) != {"upper", "lower"}:
+        raise RuleConfigError(f"{orderables_path.name}: electrodiagnostic needs upper and lower")
+    return RuleConfig(**values, urgent_mri=urgent, electrodiagnostic=edx, prevalence_ages=ages, prevalence=findings)
