@@ -21,7 +21,10 @@ _POST_SIDE = re.compile(
     re.IGNORECASE,
 )
 _POST_SEVERITY = re.compile(
-    r"^[\s,(]{0,3}(?:(?:which|that) (?:is|are)\s+|(?:is|are)\s+)?(mild(?:ly)?[- ](?:to[- ])?moderate|moderate[- ](?:to[- ])?severe|mild|moderate|severe|minimal|marked)(?![A-Za-z])",
+    r"^[\s,(]{0,3}(?:(?:which|that) (?:is|are)\s+|(?:is|are)\s+)?(mild(?:ly)?[- ](?:to[- ])?moderate|moderate[- ](?:to[- ])?severe|mild|moderate|severe|minimal|marked)"
+    # ... and nothing after it but punctuation or a level/side: ", severe left and moderate right"
+    # belongs to the next finding.
+    r"(?=\s*(?:[,.;)]|$|at\b|on\b|in\b|bilateral))",
     re.IGNORECASE,
 )
 

@@ -8,6 +8,8 @@ before the diagnosis ("left L5 radiculopathy"), else from the words after it
 
 from __future__ import annotations
 
+import re
+
 from . import attributes as at
 from . import lexicon as lx
 from .levels import find_level_tokens, group_tokens, region_of, roots
@@ -19,6 +21,9 @@ _PRE_WORDS = 6
 _POST_CHARS = 60
 _CERTAINTY_RANK = {AFFIRMED: 0, HEDGED: 1, NEGATED: 2}
 _ACTIVE_ADJ = ("acute", "active", "subacute", "ongoing")
+_GENERALISED = frozenset({"polyneuropathy", "myopathy", "motor_neuron_disease", "nmj_disorder"})
+#: Adjectives after the diagnosis: "Left S1 radiculopathy, chronic, mild."
+_POST_ADJ = re.compile(r"^\s*,\s*((?:(?:acute|active|subacute|chronic|ongoing|old|mild|moderate|severe|and)\s*,?\s*){1,4})", re.IGNORECASE)
 
 
 def read_emg_text(text: str) -> EmgReading:
@@ -34,6 +39,7 @@ def read_emg_text(text: str) -> EmgReading:
     active: list[str] = []
     chronic: list[str] = []
     normal_phrase = abnormal_phrase = False
+    shown = False  # a diagnosis stated as present or possible (not merely "not excluded")
     for sentence in split_sentences(norm):
         if sentence.section in lx.SKIPPED_SECTIONS:
             continue
@@ -59,10 +65,14 @@ def read_emg_text(text: str) -> EmgReading:
             if m.certainty == NEGATED:
                 negated.append(m.concept)
                 continue
+            if not m.not_excluded:
+                shown = True
             if m.concept == "radiculopathy":
                 radics.append(_radiculopathy(s, m, pre, post, mentions))
                 continue
             side = at.merge_sides(at.side_in(pre), at.side_in(m.text)) or at.side_after(post)
+            if m.concept in _GENERALISED:
+                side = None  # a polyneuropathy is generalised by definition; "bilaterally" there is about responses
             severity = at.severity_in(pre) or at.severity_after(post)
             neuros.append(EmgNeuropathy(m.concept, side, severity, m.certainty, at.clip(s)))
     radics = _merge_radiculopathies(radics)
@@ -80,7 +90,7 @@ def read_emg_text(text: str) -> EmgReading:
         normal = False
     elif normal_phrase:
         normal = True
-    elif radics or neuros:
+    elif shown:
         normal = False
     elif negated or active_state is False:
         normal = True
@@ -107,9 +117,11 @@ def _radiculopathy(s: str, m: Mention, pre: str, post: str, mentions: list[Menti
     pre_lower = pre.lower()
     act = [x.certainty for x in mentions if x.concept == "active_denervation"]
     chr_ = [x.certainty for x in mentions if x.concept == "chronic_reinnervation"]
-    active = _tri(act) if act else (True if any(w in pre_lower.split() for w in _ACTIVE_ADJ) else None)
-    chronic = _tri(chr_) if chr_ else (True if "chronic" in pre_lower.split() else None)
-    severity = at.severity_in(pre)
+    adj = _POST_ADJ.match(post)
+    adjectives = pre_lower.split() + (adj.group(1).lower().replace(",", " ").split() if adj else [])
+    active = _tri(act) if act else (True if any(w in adjectives for w in _ACTIVE_ADJ) else None)
+    chronic = _tri(chr_) if chr_ else (True if "chronic" in adjectives or "old" in adjectives else None)
+    severity = at.severity_in(pre) or (at.severity_in(adj.group(1)) if adj else None)
     return EmgRadiculopathy(region, root_list, side, m.certainty, active, chronic, severity, at.clip(s))
 
 
@@ -134,6 +146,7 @@ def _tri(certainties: list[str]) -> bool | None:
 
 
 def _from_radics(radics: list[EmgRadiculopathy], attr: str) -> bool | None:
+    # Only "chronic L5 radiculopathy"-style adjectives: the report never named the EMG changes.
     values = [getattr(r, attr) for r in radics]
     if True in values:
         return True
@@ -154,6 +167,11 @@ def _merge_radiculopathies(items: list[EmgRadiculopathy]) -> list[EmgRadiculopat
             k = fuller[0]
             merged[k] = _better(merged[k], merged[key], keep=True)
             del merged[key]
+    # A bare "root lesion" / "radiculopathy" beside a described one is the same diagnosis.
+    bare = [k for k in merged if k == (None, (), None)]
+    if bare and len(merged) > 1:
+        target = next(k for k in merged if k != (None, (), None))
+        merged[target] = _better(merged[target], merged.pop(bare[0]), keep=True)
     return list(merged.values())
 
 

@@ -75,7 +75,7 @@ NEGATION_PRE: list[tuple[str, int]] = [
     (r"normal", 2),
 ]
 NEGATION_POST: list[tuple[str, int]] = [
-    (r"(?:is|are|was|were)?\s*(?:not|n't) (?:seen|identified|present|demonstrated|evident|noted|visualized|appreciated|found|detected|elicited|observed)", 6),
+    (r"(?:is|are|was|were)?\s*(?:not|n't) (?:clearly |definitely |well |convincingly )?(?:seen|identified|present|demonstrated|evident|noted|visualized|appreciated|found|detected|elicited|observed)", 6),
     (r"(?:is|are|was|were) absent", 6),
     (r"absent", 3),
     (r"(?:has|have) resolved", 6),
@@ -96,6 +96,8 @@ HEDGE_PRE: list[tuple[str, int]] = [
     (r"(?:most )?likely", 8),
     (r"presumed", 6),
     (r"(?:may|might|could) (?:represent|reflect|be|indicate|suggest|have|contribute)", 8),
+    (r"(?:may|might|could)(?! not)", 3),
+    (r"favou?r(?:ing|s)", 6),
     (r"questionable", 6),
     (r"question of", 6),
     (r"suspicious (?:for|of)", 8),
@@ -171,9 +173,9 @@ SIDE_RIGHT = r"right(?:[- ]sided)?|rt"
 SEVERITY: list[tuple[str, str]] = [
     (r"mild(?:ly)?[- ](?:to[- ])?moderate(?:ly)?", "mild-moderate"),
     (r"moderate(?:ly)?[- ](?:to[- ])?severe(?:ly)?", "moderate-severe"),
-    (r"mild(?:ly)?|minimal(?:ly)?|slight(?:ly)?|minor|tiny", "mild"),
+    (r"mild(?:ly)?|minimal(?:ly)?|slight(?:ly)?|minor|tiny|small", "mild"),
     (r"moderate(?:ly)?", "moderate"),
-    (r"severe(?:ly)?|marked(?:ly)?|advanced|high[- ]grade|critical|profound|significant(?:ly)?", "severe"),
+    (r"severe(?:ly)?|marked(?:ly)?|advanced|high[- ]grade|critical|profound|significant(?:ly)?|large|massive", "severe"),
 ]
 SEVERITY_ORDER = ("mild", "mild-moderate", "moderate", "moderate-severe", "severe")
 ZONES: list[tuple[str, str]] = [
@@ -206,7 +208,7 @@ MRI_CONCEPTS: dict[str, list[str]] = {
         r"(?:narrowing|stenosis|compromise) of the (?:spinal |central )?(?:canal|thecal sac)",
         r"(?:spinal |central )?canal (?:is|was) " + GAP(1) + r"(?:narrowed|stenotic|compromised)",
         r"compress(?:es|ing|ion of) (?:the )?thecal sac",
-        r"(?:central|spinal) canal(?=\s*(?:,|and|or|/)\s+" + GAP(4) + r"(?:stenosis|narrowing))",
+        r"(?:(?:central|spinal) )?canal(?=\s*(?:,|and|or|/)\s+" + GAP(4) + r"(?:stenosis|narrowing|compromise))",
         r"central(?=\s*(?:,|and|or|/)\s+" + GAP(3) + r"(?:foraminal|recess)\s+" + GAP(1) + r"(?:stenosis|narrowing))",
     ],
     "foraminal_stenosis": [
@@ -214,7 +216,7 @@ MRI_CONCEPTS: dict[str, list[str]] = {
         r"(?:narrowing|stenosis|compromise|encroachment) (?:of|upon|on) the " + GAP(3) + _FORAMEN,
         _FORAMEN + r"\s+(?:is|are|was|were)\s+" + GAP(2) + r"(?:narrowed|stenotic|compromised|encroached)",
         r"narrow(?:s|ing|ed)? (?:the )?" + GAP(2) + _FORAMEN,
-        r"(?:neuro)?(?:neural\s+)?foraminal(?=\s*(?:,|and|or|/)\s+" + GAP(4) + r"(?:stenosis|narrowing))",
+        r"(?:neuro)?(?:neural\s+)?foraminal(?=\s*(?:,|and|or|/)\s+" + GAP(4) + r"(?:stenosis|narrowing|compromise))",
         r"(?:neuro)?foraminal(?=\s+and\s+" + GAP(2) + r"(?:central|canal))",
     ],
     "lateral_recess_stenosis": [
@@ -228,16 +230,22 @@ MRI_CONCEPTS: dict[str, list[str]] = {
         r"(?:compress(?:es|ing|ed)?|impinge(?:s|d)?|impinging|displac(?:es|ing|ed)|deflect(?:s|ing|ed)|deform(?:s|ing|ed)|entrap(?:s|ping|ped)|(?:with )?mass effect (?:on|upon))\s+(?:upon\s+|on\s+)?(?:the\s+)?" + GAP(6) + _ROOT,
         r"(?:nerve\s+)?roots?\s+(?:compression|impingement|displacement|entrapment|deformity|deviation)",
         r"(?:compression|impingement|displacement|deformity|entrapment|deviation) (?:of|on|upon) the " + GAP(6) + _ROOT,
+        r"(?:nerve\s+)?roots?\s+(?:is|are|was|were)\s+" + GAP(1) + r"(?:compressed|impinged|displaced|deflected|deformed|entrapped|effaced)",
+        r"(?<=contact or )(?:compression|impingement)",
+        r"(?<=contact and )(?:compression|impingement)",
+        r"(?<=contact/)(?:compression|impingement)",
     ],
     "root_contact": [
         r"(?:contact(?:s|ing)?|abut(?:s|ting)?|touch(?:es|ing)?|approach(?:es|ing)?|affect(?:s|ing)?|abutment of|contact with|abuts? upon|encroach(?:es|ing)? (?:up)?on)\s+(?:upon\s+)?(?:the\s+)?" + GAP(6) + _ROOT,
         r"(?:nerve\s+)?roots?\s+(?:contact|abutment)",
+        r"(?:nerve\s+)?roots?\s+(?:is|are|was|were)\s+" + GAP(1) + r"(?:contacted|abutted|touched)",
     ],
     "cord_compression": [
         r"(?:spinal\s+)?cord\s+(?:compression|flattening|deformity|deformation|impingement|effacement)",
         r"(?:compress(?:es|ing|ion of)|flatten(?:s|ing|ed)?|deform(?:s|ing|ity of)|impinge(?:s|ment on|ment upon|s upon|s on)|effac(?:es|ing|ement of)|mass effect (?:on|upon)) (?:the )?" + GAP(2) + r"(?:spinal )?cord",
     ],
     "cord_contact": [
+        r"(?:spinal )?cord (?:contact|abutment|indentation)",
         r"(?:abut(?:s|ting)?|contact(?:s|ing)?|touch(?:es|ing)?|indent(?:s|ing|ation of)?) (?:the )?" + GAP(2) + r"(?:spinal )?cord",
     ],
     "cord_signal": [
@@ -326,7 +334,7 @@ EMG_CONCEPTS: dict[str, list[str]] = {
         r"radiculoplexus neuropath(?:y|ies)",
         r"diabetic amyotrophy",
     ],
-    "myopathy": [r"myopath(?:y|ies|ic)(?: process| changes)?", r"myositis"],
+    "myopathy": [r"myopath(?:y|ies)", r"myopathic (?:process|disorder|disease|myopathy)", r"myositis"],
     "motor_neuron_disease": [r"motor neuron disease", r"amyotrophic lateral sclerosis", r"als"],
     "nmj_disorder": [r"myasthenia(?: gravis)?", r"neuromuscular junction (?:disorder|transmission defect)", r"lambert[- ]eaton"],
     "active_denervation": [
@@ -338,6 +346,7 @@ EMG_CONCEPTS: dict[str, list[str]] = {
         r"membrane instability",
         r"(?:abnormal )?spontaneous activity",
         r"denervation potentials",
+        r"(?:active|acute|ongoing)(?= and chronic (?:denervation|neurogenic|changes|motor axon loss))",
         r"denervation",
     ],
     "chronic_reinnervation": [
@@ -353,6 +362,7 @@ EMG_CONCEPTS: dict[str, list[str]] = {
         r"(?:normal|unremarkable|negative)\s+(?:electrodiagnostic|electrophysiologic(?:al)?|emg(?:/ncs)?|ncs(?:/emg)?|nerve conduction|needle|electromyograph\w*)(?:\s+(?:and|/)\s+(?:needle )?(?:emg|ncs|nerve conduction)(?: stud(?:y|ies))?)?(?:\s+(?:study|studies|exam|examination|evaluation|testing|test))?",
         r"normal (?:study|studies|examination|exam|test)",
         r"(?:this|the) (?:electrodiagnostic )?(?:study|examination|exam|test|evaluation) (?:is|was) (?:normal|within normal limits|unremarkable)",
+        r"no (?:significant )?(?:electrodiagnostic|electrophysiologic(?:al)?|emg) (?:abnormalit(?:y|ies)|evidence of (?:neuromuscular )?(?:disease|abnormality))",
         r"within normal limits",
     ],
     "abnormal_study": [
@@ -551,3 +561,19 @@ ORDER_LIMBS: list[tuple[str, tuple[str, ...], str | None]] = [
     (r"lower (?:extremit(?:y|ies)|limbs?)|legs?|foot|feet|les?", ("lower",), None),
     (r"upper (?:extremit(?:y|ies)|limbs?)|arms?|hands?|wrists?|elbows?|ues?", ("upper",), None),
 ]
+
+#: Hedge cues that mean "not shown, but not excluded": a mention hedged this way
+#: does not make a report abnormal ("early radiculopathy cannot be excluded").
+NOT_EXCLUDED_CUES = (
+    r"(?:cannot|can ?not|could not) (?:be )?(?:entirely |completely |definitely )?(?:exclude|excluded|rule out|ruled out)"
+    r"|(?:does|do|would|did) not (?:exclude|rule out|preclude)|(?:not|nor) (?:exclude|rule out)"
+    r"|(?:is|are) not (?:entirely |completely )?(?:excluded|ruled out)|not (?:excluded|ruled out)"
+    r"|rule out|r/o|evaluat(?:e|ion) (?:for|of)|assess for"
+)
+#: Words that keep a sentence from inheriting the previous sentence's level.
+NO_LEVEL_CARRY = r"multi[- ]?level|multiple levels|all levels|any level|other levels|elsewhere|throughout|diffuse(?:ly)?|remaining levels|otherwise|(?:cervical|thoracic|lumbar) spine"
+#: "..., moderate at L4-5": a severity and a level standing for the previous finding.
+ELLIPTICAL_SEVERITY = (
+    r"(?:,|;|\band\b)\s*(?:and\s+)?(mild(?:ly)?|minimal(?:ly)?|moderate(?:ly)?|severe(?:ly)?|marked(?:ly)?|mild[- ]to[- ]moderate|moderate[- ]to[- ]severe)"
+    r"(?:\s+(?:narrowed|narrowing|stenosis|stenotic))?\s+(?:at|on)\s+(?=[CTLS]\s?\d)"
+)

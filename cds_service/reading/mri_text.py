@@ -7,11 +7,18 @@ Level scope, in order of preference:
    a bulge and at L5-S1 a protrusion"), forward otherwise ("Mild bulge at L3-4
    and moderate protrusion at L4-5"), then the other way if none;
 2. the level heading the sentence sits under ("L4-5: ... ");
-3. none (``level=None``), e.g. "Multilevel degenerative disc disease".
+3. the single level of the previous sentence in the same paragraph ("At L4-5
+   there is a bulge. There is moderate left foraminal stenosis."), unless the
+   sentence speaks of many levels ("multilevel", "elsewhere");
+4. none (``level=None``), e.g. "Multilevel degenerative disc disease".
+
+"Mild at L3-4, moderate at L4-5" repeats the previous finding at another
+level with another severity (an elliptical list).
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from . import attributes as at
@@ -27,6 +34,9 @@ _CERTAINTY_RANK = {AFFIRMED: 0, HEDGED: 1, NEGATED: 2}
 #: How far before a finding its side/severity/zone words may stand.
 _PRE_WORDS = 5
 _POST_CHARS = 40
+_NO_CARRY = re.compile(r"(?<![A-Za-z])(?:%s)(?![A-Za-z])" % lx.NO_LEVEL_CARRY, re.IGNORECASE)
+_ELLIPSIS = re.compile(lx.ELLIPTICAL_SEVERITY, re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r"[,;:()]")
 
 
 def read_mri_text(text: str) -> MriReading:
@@ -38,9 +48,15 @@ def read_mri_text(text: str) -> MriReading:
     raw: list[MriFinding] = []
     normal_phrase = False
     multilevel_phrase = False
+    carry: tuple[int, tuple[str, ...]] | None = None  # (paragraph, levels) of the previous sentence
     for sentence in split_sentences(norm):
         if sentence.section in lx.SKIPPED_SECTIONS:
             continue
+        own = _own_levels(sentence.text)
+        inherited = ()
+        if carry and carry[0] == sentence.paragraph and not own and not sentence.heading and not _NO_CARRY.search(sentence.text):
+            inherited = carry[1]
+        carry = (sentence.paragraph, own[0]) if len(own) == 1 else (sentence.paragraph, inherited) if not own else None
         mentions = MRI.mentions(sentence.text)
         if not mentions:
             continue
@@ -51,7 +67,7 @@ def read_mri_text(text: str) -> MriReading:
                 multilevel_phrase = True
         kinds = [m for m in mentions if m.concept not in lx.MRI_SIGNALS]
         if kinds:
-            raw.extend(_sentence_findings(sentence.text, sentence.heading, kinds))
+            raw.extend(_sentence_findings(sentence.text, sentence.heading, kinds, inherited))
     findings, negated = _consolidate(raw)
     compressive_levels = {f.level for f in findings if f.level and f.kind in lx.MRI_COMPRESSIVE}
     multilevel = len(compressive_levels) >= 2 or multilevel_phrase
@@ -78,33 +94,56 @@ def _heading_levels(heading: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _sentence_findings(text: str, heading: str | None, kinds: list[Mention]) -> list[MriFinding]:
+def _own_levels(text: str) -> list[tuple[str, ...]]:
+    groups = [disc_levels(g) for g in group_tokens(text, find_level_tokens(text))]
+    return [lv for lv in groups if lv]
+
+
+def _sentence_findings(text: str, heading: str | None, kinds: list[Mention], inherited: tuple[str, ...]) -> list[MriFinding]:
     tokens = find_level_tokens(text)
     groups = [(g, disc_levels(g)) for g in group_tokens(text, tokens)]
     groups = [(g, lv) for g, lv in groups if lv]
+    ellipses = [e for e in _ELLIPSIS.finditer(text) if not any(k.start < e.end() and e.start() < k.end for k in kinds)]
+    # A level claimed by an elliptical repeat does not also belong to the finding before it.
+    claimed = {g.start for g, _ in groups if any(e.end() == g.start for e in ellipses)}
     level_first = bool(groups) and groups[0][0].start < kinds[0].start
     clipped = at.clip(text)
     out = []
     for i, m in enumerate(kinds):
         prev_end = kinds[i - 1].end if i else 0
         next_start = kinds[i + 1].start if i + 1 < len(kinds) else len(text)
-        pre = at.last_words(text[prev_end : m.start], _PRE_WORDS)
+        before = text[prev_end : m.start]
+        # Modifiers reach back over a few words, and not past a comma ("stenosis, severe, with compression").
+        pre = at.last_words(_CLAUSE_BREAK.split(before)[-1], _PRE_WORDS)
         post = text[m.end : min(next_start, m.end + _POST_CHARS)]
-        levels = _levels_for(m, groups, level_first) or _heading_levels(heading) or (None,)
+        levels = _levels_for(m, groups, level_first, claimed) or _heading_levels(heading) or inherited or (None,)
         kind = _kind(m.concept, pre, m.text)
-        side = at.side_in(m.text) if kind in _ROOT_KINDS else None
-        side = side or at.merge_sides(at.side_in(pre), at.side_in(m.text)) or at.side_after(post)
-        severity = at.max_severity(at.severity_in(pre), at.severity_in(m.text)) or at.severity_after(post)
+        if kind in _ROOT_KINDS:
+            # "The right L3 nerve root is compressed": side and root may precede the verb phrase.
+            near = at.last_words(before, 3)
+            side = at.side_in(m.text) or at.side_in(near) or at.side_after(post)
+            roots = _roots_in(m.text) or _roots_in(near)
+            severity = at.severity_in(m.text) or at.severity_in(at.last_words(before, 1))
+        else:
+            side = at.merge_sides(at.side_in(pre), at.side_in(m.text)) or at.side_after(post)
+            roots = ()
+            severity = at.max_severity(at.severity_in(pre), at.severity_in(m.text)) or at.severity_after(post)
         zone = at.zone_in(pre + " " + m.text) if kind in _DISC_KINDS else None
-        roots = _roots_in(m.text) if kind in _ROOT_KINDS else ()
         for level in levels:
             out.append(MriFinding(kind, level, side, severity, zone, roots, m.certainty, clipped))
+        for e in ellipses:
+            if e.start() >= m.end and e.start() < next_start:
+                for g, lv in groups:
+                    if g.start == e.end():
+                        sev = at.severity_in(e.group(1))
+                        for level in lv:
+                            out.append(MriFinding(kind, level, side, sev, zone, roots, m.certainty, clipped))
     return out
 
 
-def _levels_for(m: Mention, groups: list[tuple[LevelGroup, tuple[str, ...]]], level_first: bool) -> tuple[str, ...]:
+def _levels_for(m: Mention, groups: list[tuple[LevelGroup, tuple[str, ...]]], level_first: bool, claimed: set[int]) -> tuple[str, ...]:
     before = [lv for g, lv in groups if g.end <= m.start]
-    after = [lv for g, lv in groups if g.start >= m.end]
+    after = [lv for g, lv in groups if g.start >= m.end and g.start not in claimed]
     inside = [lv for g, lv in groups if g.start < m.end and m.start < g.end]
     if inside:
         return inside[0]

@@ -42,6 +42,8 @@ class Sentence:
     text: str
     #: Position of the sentence in the text (0, 1, 2, ...).
     index: int
+    #: Number of the logical line (paragraph or list item) it is in.
+    paragraph: int
     #: Lower-case name of the report section it is in ("impression"), or None.
     section: str | None
     #: The level heading it sits under ("L4-5"), or None.
@@ -56,6 +58,11 @@ class Mention:
     text: str
     certainty: str
     cue: str | None = None
+
+    @property
+    def not_excluded(self) -> bool:
+        """Hedged by a "cannot be excluded" kind of cue: not shown, only not ruled out."""
+        return self.certainty == HEDGED and bool(self.cue) and bool(_NOT_EXCLUDED.fullmatch(self.cue.strip()))
 
 
 # --- normalising and splitting ---------------------------------------------------
@@ -94,7 +101,7 @@ def split_sentences(text: str) -> list[Sentence]:
     out: list[Sentence] = []
     section: str | None = None
     heading: str | None = None
-    for raw_line in _logical_lines(text):
+    for paragraph, raw_line in enumerate(_logical_lines(text)):
         if not raw_line.strip():
             heading = None  # a blank line ends a level paragraph
             continue
@@ -124,7 +131,7 @@ def split_sentences(text: str) -> list[Sentence]:
             if not stripped:
                 continue
             for cs, ce in _chunks(stripped):
-                out.append(Sentence(stripped[cs:ce].strip(), len(out), section, heading))
+                out.append(Sentence(stripped[cs:ce].strip(), len(out), paragraph, section, heading))
     return out
 
 
@@ -232,6 +239,7 @@ class Lexicon:
 
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+")
+_NOT_EXCLUDED = re.compile(lx.NOT_EXCLUDED_CUES, re.IGNORECASE)
 
 
 def _compile(alternatives: Sequence[str]) -> re.Pattern:
@@ -273,10 +281,15 @@ def _find_cues(sentence: str, cue_sets) -> list[_Cue]:
     raw.sort(key=lambda c: (-(c.end - c.start), _KIND_RANK[c.kind], c.start))
     kept: list[_Cue] = []
     for c in raw:
-        if not any(k.start < c.end and c.start < k.end for k in kept):
+        # The same words may reach both ways ("L5 radiculopathy versus plexopathy").
+        if not any(k.start < c.end and c.start < k.end and not _twin(k, c) for k in kept):
             kept.append(c)
     kept.sort(key=lambda c: c.start)
     return kept
+
+
+def _twin(a: _Cue, b: _Cue) -> bool:
+    return (a.start, a.end, a.kind) == (b.start, b.end, b.kind) and a.direction != b.direction
 
 
 def _resolve_overlaps(found: list[tuple[int, int, str]], exclusive: bool) -> list[tuple[int, int, str]]:
