@@ -103,6 +103,8 @@ class Concept:
     attributes: Mapping[str, str] = field(default_factory=dict)
     #: True for an is-a filter entry: the code is the family's root.
     family: bool = False
+    #: Free-text synonyms (designations) of this code, e.g. brand names of a drug.
+    designations: tuple[str, ...] = ()
 
     def attr(self, name: str) -> str | None:
         return self.attributes.get(name)
@@ -153,7 +155,9 @@ class ValueSets:
         exact: dict[str, dict[tuple[str, str], Concept]] = {name: {} for name in self._infos}
         families: dict[str, dict[str, list[Concept]]] = {name: {} for name in self._infos}
         by_code: dict[tuple[str, str], list[Concept]] = {}
+        self._all: dict[str, list[Concept]] = {name: [] for name in self._infos}
         for c in concepts:
+            self._all[c.value_set].append(c)
             if c.family:
                 families[c.value_set].setdefault(c.system, []).append(c)
             else:
@@ -205,6 +209,13 @@ class ValueSets:
         :raise KeyError: for a value set that was not loaded (a programming error).
         """
         return self.lookup(name, system, code) is not None
+
+    def concepts(self, name: str) -> tuple[Concept, ...]:
+        """Every entry of value set ``name`` (codes and is-a families), in file order.
+
+        :raise KeyError: for a value set that was not loaded (a programming error).
+        """
+        return tuple(self._all[name])
 
     def terms(self, name: str) -> tuple[str, ...]:
         """Free-text synonyms of value set ``name`` (its concepts' designations)."""
@@ -307,13 +318,18 @@ def _load_file(file: Path) -> tuple[ValueSetInfo, list[Concept]]:
             if not concept.display or not concept.display.strip():
                 raise ValueSetError(f"{at}: display is required")
             mark, note, attrs = _read_extensions(concept.extension, at)
-            entry = Concept(name, system, canonical_code(system, concept.code), concept.display.strip(), mark, note, MappingProxyType(attrs))
-            _no_duplicate(seen, entry, at)
-            entries.append(entry)
+            designations = []
             for d in concept.designation or ():
                 if not d.value or not d.value.strip():
                     raise ValueSetError(f"{at}: empty designation")
-                terms.append(d.value.strip())
+                designations.append(d.value.strip())
+            entry = Concept(
+                name, system, canonical_code(system, concept.code), concept.display.strip(), mark, note,
+                MappingProxyType(attrs), designations=tuple(designations),
+            )
+            _no_duplicate(seen, entry, at)
+            entries.append(entry)
+            terms.extend(designations)
         if include.filter:
             if len(include.filter) != 1:
                 # FHIR ANDs the filters of one include; one family per include keeps it simple.

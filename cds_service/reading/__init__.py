@@ -1,0 +1,153 @@
+"""The clinical reader: orders recognised, the patient's record turned into typed, explainable findings.
+
+Pure functions, no Flask, no HTTP, no card text:
+
+- :func:`classify_order` -- is a draft order a spine MRI or an EMG/NCS, and which one;
+- :func:`read_record` -- the :class:`ClinicalPicture` of a patient at ``now``;
+- :func:`read_mri_text` / :func:`read_emg_text` -- one report text, read.
+
+Call :func:`check_valuesets` at start-up so that a missing value set fails
+there, not in a request.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from ..record import PatientRecord
+from ..valuesets import ValueSets
+from .dates import age_in_years, parse_date
+from .emg_text import read_emg_text
+from .facts import condition_facts, observation_facts, required_valuesets
+from .findings import MIMIC_KINDS, condition_findings, red_flags, root_problems, symptoms
+from .model import (
+    CardiacDevice,
+    ClinicalPicture,
+    ConditionFinding,
+    EmgNeuropathy,
+    EmgRadiculopathy,
+    EmgReading,
+    EmgReport,
+    Evidence,
+    LabValue,
+    Medication,
+    MriFinding,
+    MriReading,
+    MriReport,
+    OrderInfo,
+    RedFlag,
+    RootProblem,
+    Symptom,
+)
+from .mri_text import read_mri_text
+from .orders import ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, classify_order
+from .policy import DEFAULT_POLICY, ReadingPolicy
+from .reports import REPORT_VALUESETS, read_reports
+from .safety import cardiac_devices, fever_readings, labs, medications
+
+__all__ = [
+    "ELECTRODIAGNOSTIC", "SPINE_MRI", "CardiacDevice", "ClinicalPicture", "ConditionFinding", "EmgNeuropathy",
+    "EmgRadiculopathy", "EmgReading", "EmgReport", "Evidence", "LabValue", "Medication", "MriFinding",
+    "MriReading", "MriReport", "OrderInfo", "ReadingPolicy", "RedFlag", "RootProblem", "Symptom",
+    "check_valuesets", "classify_order", "read_emg_text", "read_mri_text", "read_record", "REQUIRED_VALUESETS",
+]  # fmt: skip
+
+log = logging.getLogger(__name__)
+
+#: Value sets the reader looks codes up in; all must be loaded.
+REQUIRED_VALUESETS = frozenset(
+    required_valuesets()
+    | set(ORDER_VALUESETS)
+    | set(REPORT_VALUESETS)
+    | {"body-temperature", "inr", "platelet-count", "anticoagulant", "antiplatelet", "cardiac-device"}
+)
+
+#: Errors an odd resource may raise in the reader; such a resource is skipped and counted.
+_ODD_DATA = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
+
+
+def check_valuesets(vs: ValueSets) -> None:
+    """:raise ValueSetError: naming every value set the reader needs that ``vs`` lacks."""
+    vs.require(REQUIRED_VALUESETS)
+
+
+def read_record(
+    record: PatientRecord, vs: ValueSets, now: datetime, policy: ReadingPolicy = DEFAULT_POLICY
+) -> ClinicalPicture:
+    """Everything the card rules need from ``record``, as of ``now`` (timezone-aware).
+
+    A resource that cannot be read (odd but parseable data the reader did not
+    expect) is skipped and counted in ``unread_resources``; the log line names
+    its type only.
+
+    :raise ValueError: if ``now`` is naive (durations and "recent" need a clock).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(timezone.utc)
+    unread = 0
+    birth = parse_date(getattr(record.patient, "birthDate", None)) if record.patient is not None else None
+    sex = getattr(record.patient, "gender", None) if record.patient is not None else None
+
+    facts = []
+    for condition in record.conditions:
+        try:
+            facts.extend(condition_facts(condition, vs, birth))
+        except _ODD_DATA as exc:
+            unread += _skip("Condition", exc)
+    for obs in record.observations:
+        try:
+            facts.extend(observation_facts(obs, vs, now, policy.observation_lookback_days))
+        except _ODD_DATA as exc:
+            unread += _skip("Observation", exc)
+    try:
+        facts.extend(fever_readings(record.observations, vs, now, policy))
+        inr, platelets = labs(record.observations, vs, now, policy)
+    except _ODD_DATA as exc:
+        unread += _skip("Observation", exc)
+        inr = platelets = None
+    try:
+        mri_reports, emg_reports = read_reports(record.diagnostic_reports, vs)
+    except _ODD_DATA as exc:
+        unread += _skip("DiagnosticReport", exc)
+        mri_reports, emg_reports = (), ()
+    try:
+        anticoagulants, antiplatelets = medications(record.medication_requests, facts, vs)
+    except _ODD_DATA as exc:
+        unread += _skip("MedicationRequest", exc)
+        anticoagulants, antiplatelets = (), ()
+    try:
+        devices = cardiac_devices(record.devices, facts, vs)
+    except _ODD_DATA as exc:
+        unread += _skip("Device", exc)
+        devices = ()
+
+    diabetes = condition_findings(facts, ("diabetes",))
+    return ClinicalPicture(
+        age_years=age_in_years(birth, now),
+        sex=sex if isinstance(sex, str) else None,
+        red_flags=red_flags(facts, now, policy),
+        root_problems=root_problems(facts, now),
+        axial_pain=condition_findings(facts, ("axial-pain",), by_region=True),
+        mimics=condition_findings(facts, MIMIC_KINDS),
+        symptoms=symptoms(facts),
+        mri_reports=mri_reports,
+        emg_reports=emg_reports,
+        anticoagulants=anticoagulants,
+        antiplatelets=antiplatelets,
+        cardiac_devices=devices,
+        bleeding_disorders=condition_findings(facts, ("bleeding-disorder",)),
+        lymphedema=condition_findings(facts, ("lymphedema",)),
+        diabetes=diabetes[0] if diabetes else None,
+        inr=inr,
+        platelets=platelets,
+        unread_resources=unread,
+        data_gaps=tuple(g.key for g in record.gaps),
+    )
+
+
+def _skip(resource_type: str, exc: Exception) -> int:
+    # Type names only: the exception text may quote patient data.
+    log.warning("clinical reader skipped a %s it could not read (%s)", resource_type, type(exc).__name__)
+    return 1

@@ -29,6 +29,9 @@ class PartialDate:
 
     @property
     def precision(self) -> str:
+        """year, month, day, or range (an ISO interval "start/end", e.g. from onsetAge)."""
+        if "/" in self.text:
+            return "range"
         return {4: "year", 7: "month"}.get(len(self.text), "day")
 
     def days_before(self, now: datetime) -> tuple[int, int]:
@@ -36,19 +39,38 @@ class PartialDate:
         today = now.astimezone(timezone.utc).date()
         return (today - self.latest).days, (today - self.earliest).days
 
-    def shifted(self, days_min: int, days_max: int) -> "PartialDate":
-        """This date plus an interval known as a range of days (for onsetAge)."""
-        lo = self.earliest + timedelta(days=days_min)
-        hi = self.latest + timedelta(days=days_max)
-        return PartialDate(text=lo.isoformat() if lo == hi else _common_text(lo, hi), earliest=lo, latest=hi)
+    def shifted(self, low: "AgeSpan", high: "AgeSpan | None" = None) -> "PartialDate":
+        """The dates at which someone born on this date had an age from ``low`` to ``high`` (for onsetAge/onsetRange)."""
+        high = high or low
+        lo = _add(self.earliest, low.value, low.unit)
+        hi = _add(self.latest, high.value + 1, high.unit) - timedelta(days=1)
+        if hi < lo:
+            hi = lo
+        return PartialDate(text=lo.isoformat() if lo == hi else f"{lo.isoformat()}/{hi.isoformat()}", earliest=lo, latest=hi)
 
 
-def _common_text(lo: date, hi: date) -> str:
-    if lo.year == hi.year and lo.month == hi.month:
-        return f"{lo.year:04d}-{lo.month:02d}"
-    if lo.year == hi.year:
-        return f"{lo.year:04d}"
-    return lo.isoformat()
+@dataclass(frozen=True)
+class AgeSpan:
+    """An age as a whole number of calendar units: a (years), mo (months), wk, d."""
+
+    value: int
+    unit: str
+
+
+def _add(d: date, value: int, unit: str) -> date:
+    if unit == "a":
+        return _add_months(d, 12 * value)
+    if unit == "mo":
+        return _add_months(d, value)
+    return d + timedelta(days=value * (7 if unit == "wk" else 1))
+
+
+def _add_months(d: date, months: int) -> date:
+    total = d.year * 12 + (d.month - 1) + months
+    year, month = divmod(total, 12)
+    if year < 1 or year > 9999:
+        raise ValueError("date out of range")
+    return date(year, month + 1, min(d.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def parse_date(value: Any) -> PartialDate | None:
@@ -92,30 +114,26 @@ def parse_date(value: Any) -> PartialDate | None:
         return None
 
 
-#: UCUM units of an Age, as day ranges per unit (a year is 365 or 366 days).
-_AGE_UNITS = {"a": (365, 366), "mo": (28, 31), "wk": (7, 7), "d": (1, 1), "h": (0, 1), "min": (0, 1)}
+#: UCUM age units, and words EHRs put in Age.unit instead.
+_AGE_UNITS = frozenset({"a", "mo", "wk", "d"})
 _AGE_WORDS = {"year": "a", "years": "a", "yr": "a", "yrs": "a", "y": "a", "month": "mo", "months": "mo",
-              "week": "wk", "weeks": "wk", "day": "d", "days": "d"}  # fmt: skip
+              "week": "wk", "weeks": "wk", "wks": "wk", "day": "d", "days": "d"}  # fmt: skip
 
 
-def age_to_days(age: Any) -> tuple[int, int] | None:
-    """An R4 Age/Quantity as a (min, max) number of days; None for an unknown unit or value."""
+def age_span(age: Any) -> AgeSpan | None:
+    """An R4 Age/Quantity as whole calendar units; None for an unknown unit, a missing or negative value."""
     value = getattr(age, "value", None)
     if value is None:
         return None
-    unit = getattr(age, "code", None) or getattr(age, "unit", None) or ""
-    unit = _AGE_WORDS.get(unit.strip().lower(), unit.strip())
-    span = _AGE_UNITS.get(unit)
-    if span is None:
+    unit = str(getattr(age, "code", None) or getattr(age, "unit", None) or "").strip()
+    unit = _AGE_WORDS.get(unit.lower(), unit)
+    if unit not in _AGE_UNITS:
         return None
     v = Decimal(str(value))
-    if v < 0:
+    if v < 0 or v > 200 * 366:
         return None
-    if unit == "a":
-        # Age 52 means from the 52nd birthday up to the day before the 53rd.
-        whole = int(v)
-        return whole * span[0], (whole + 1) * span[1] - 1
-    return int(v * span[0]), int(v * span[1])
+    # "52 a" means from the 52nd birthday until the day before the 53rd.
+    return AgeSpan(int(v), unit)
 
 
 def choice_date(resource: Any, prefix: str, birth: PartialDate | None = None) -> PartialDate | None:
@@ -135,14 +153,14 @@ def choice_date(resource: Any, prefix: str, birth: PartialDate | None = None) ->
         return parse_date(getattr(period, "start", None)) or parse_date(getattr(period, "end", None))
     age = getattr(resource, prefix + "Age", None)
     if age is not None:
-        days = age_to_days(age)
-        return birth.shifted(*days) if birth and days else None
+        span = age_span(age)
+        return birth.shifted(span) if birth and span else None
     rng = getattr(resource, prefix + "Range", None)
     if rng is not None:
-        low = age_to_days(getattr(rng, "low", None)) if getattr(rng, "low", None) else None
-        high = age_to_days(getattr(rng, "high", None)) if getattr(rng, "high", None) else None
-        if birth and low and high:
-            return birth.shifted(low[0], high[1])
+        low = age_span(getattr(rng, "low", None)) if getattr(rng, "low", None) else None
+        high = age_span(getattr(rng, "high", None)) if getattr(rng, "high", None) else None
+        if birth and low and high and low.unit == high.unit:
+            return birth.shifted(low, high)
         return None
     text = getattr(resource, prefix + "String", None)
     if isinstance(text, str):

@@ -31,6 +31,7 @@ SECTION_NAMES = frozenset(
         "result", "results", "assessment", "diagnosis", "opinion", "comment", "comments",
         "nerve conduction studies", "nerve conduction study", "ncs", "needle emg", "emg", "needle examination",
         "electromyography", "emg findings", "ncs findings", "summary of findings", "addendum",
+        "family history", "fh", "past medical history", "pmh", "social history", "problem list", "medications",
     }
 )  # fmt: skip
 SKIPPED_SECTIONS = frozenset(

@@ -1,0 +1,314 @@
+"""From one Condition or Observation to the clinical facts it states, coded first, text second.
+
+A *fact* is one concept (``urinary-retention``, ``carpal-tunnel-syndrome``,
+``radiculopathy`` ...) stated by one resource, with its evidence, certainty,
+dates and attributes (side, region, levels, roots, limb, subtype). The
+findings module groups facts into the finding types cards use.
+
+Which resources count:
+
+- Condition with verificationStatus refuted or entered-in-error: never.
+- Condition provisional/differential/unconfirmed: counts, as ``hedged``.
+- Condition current = clinicalStatus active/recurrence/relapse, or no
+  clinicalStatus and no abatement. Non-current conditions still yield facts
+  (``current=False``); the findings module decides per concept (cancer history
+  counts, a resolved sciatica does not).
+- Observation with status entered-in-error or cancelled: never. Observations
+  state a sign *present* unless their value says absent (valueBoolean false,
+  a "negative/absent/no" value).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from ..valuesets import ValueSets
+from . import attributes as at
+from .dates import PartialDate, choice_date, parse_date
+from .fhir_access import as_list, coded_evidence, concept_text, match_coded, status_codes, text_evidence
+from .levels import disc_levels, find_level_tokens, group_tokens, region_of, roots
+from .model import Evidence
+from .text import AFFIRMED, CLINICAL, HEDGED, normalise, split_sentences
+
+
+@dataclass(frozen=True)
+class ConceptSpec:
+    """A concept the reader looks for: its value sets (coded) and its lexicon concepts (text)."""
+
+    key: str
+    valuesets: tuple[str, ...]
+    text: tuple[str, ...]
+
+
+def _spec(key: str, valuesets: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> ConceptSpec:
+    return ConceptSpec(key, valuesets, text)
+
+
+#: Every concept read from Conditions and Observations.
+CONCEPTS: tuple[ConceptSpec, ...] = (
+    # red flags
+    _spec("cauda-equina-syndrome", ("cauda-equina",), ("cauda_equina",)),
+    _spec("urinary-retention", ("urinary-retention",), ("urinary_retention",)),
+    _spec("urinary-incontinence", ("urinary-incontinence",), ("urinary_incontinence",)),
+    _spec("bladder-dysfunction", ("bladder-dysfunction",), ("bladder_dysfunction",)),
+    _spec("fecal-incontinence", ("fecal-incontinence",), ("fecal_incontinence",)),
+    _spec("saddle-anesthesia", (), ("saddle_anesthesia",)),
+    _spec("progressive-weakness", (), ("progressive_weakness",)),
+    _spec("severe-weakness", (), ("severe_weakness",)),
+    _spec("foot-drop", ("foot-drop",), ("foot_drop",)),
+    _spec("myelopathy", ("myelopathy",), ("myelopathy",)),
+    _spec("gait-disturbance", ("gait-disturbance",), ("gait_disturbance",)),
+    _spec("balance-disturbance", (), ("balance_disturbance",)),
+    _spec("hand-clumsiness", (), ("hand_clumsiness",)),
+    _spec("hyperreflexia", (), ("hyperreflexia",)),
+    _spec("hoffmann-sign", (), ("hoffmann_sign",)),
+    _spec("clonus", (), ("clonus",)),
+    _spec("babinski-sign", (), ("babinski_sign",)),
+    _spec("lhermitte-sign", (), ("lhermitte_sign",)),
+    _spec("fever", ("fever",), ("fever",)),
+    _spec("spinal-infection", ("spinal-infection",), ("spinal_infection",)),
+    _spec("iv-drug-use", (), ("iv_drug_use",)),
+    _spec("cancer", ("cancer",), ("malignancy", "metastasis")),
+    _spec("spine-fracture", ("spine-fracture",), ("spine_fracture",)),
+    _spec("significant-trauma", (), ("significant_trauma",)),
+    # root problem and axial pain
+    _spec("radiculopathy", ("radiculopathy",), ("radiculopathy",)),
+    _spec("sciatica", ("sciatica",), ("sciatica",)),
+    _spec("spinal-stenosis", ("spinal-stenosis",), ("spinal_stenosis",)),
+    _spec("disc-herniation", (), ("disc_herniation",)),
+    _spec("axial-pain", ("axial-pain",), ("low_back_pain", "neck_pain")),
+    # mimics
+    _spec("carpal-tunnel-syndrome", ("carpal-tunnel-syndrome",), ("carpal_tunnel",)),
+    _spec("ulnar-neuropathy", ("ulnar-neuropathy",), ("ulnar_neuropathy",)),
+    _spec("peroneal-neuropathy", ("peroneal-neuropathy",), ("peroneal_neuropathy",)),
+    _spec("tarsal-tunnel-syndrome", ("tarsal-tunnel-syndrome",), ("tarsal_tunnel",)),
+    _spec("radial-neuropathy", ("radial-neuropathy",), ("radial_neuropathy",)),
+    _spec("meralgia-paresthetica", ("meralgia-paresthetica",), ("meralgia_paresthetica",)),
+    _spec("polyneuropathy", ("polyneuropathy",), ("polyneuropathy",)),
+    _spec("plexopathy", ("plexopathy",), ("plexopathy",)),
+    _spec("myopathy", ("myopathy",), ("myopathy",)),
+    _spec("motor-neuron-disease", ("motor-neuron-disease",), ("motor_neuron_disease",)),
+    _spec("myasthenia", ("myasthenia",), ("nmj_disorder",)),
+    # symptom character
+    _spec("sensory", ("sensory-symptoms",), ("sensory",)),
+    _spec("weakness", ("muscle-weakness",), ("weakness",)),
+    _spec("intermittent", (), ("intermittent",)),
+    _spec("radiating-pain", (), ("radiating_pain",)),
+    _spec("limb-pain", ("limb-pain",), ()),
+    # other conditions that bear on the order
+    _spec("diabetes", ("diabetes",), ("diabetes",)),
+    _spec("bleeding-disorder", ("bleeding-disorder",), ("bleeding_disorder",)),
+    _spec("lymphedema", ("lymphedema",), ("lymphedema",)),
+    _spec("anticoagulant", ("anticoagulant",), ()),
+    _spec("antiplatelet", ("antiplatelet",), ()),
+    _spec("cardiac-device", ("cardiac-device",), ("cardiac_pacemaker", "cardiac_defibrillator")),
+)
+_BY_TEXT: Mapping[str, ConceptSpec] = {t: spec for spec in CONCEPTS for t in spec.text}
+#: Text concepts that name a device kind (the value sets use a subtype attribute).
+_DEVICE_SUBTYPE = {"cardiac_pacemaker": "pacemaker", "cardiac_defibrillator": "defibrillator"}
+_TEXT_SUBTYPE = {"metastasis": "metastasis", **_DEVICE_SUBTYPE}
+#: Text concepts that a longer mention of another concept swallows ("ulnar neuropathy" is not
+#: also a polyneuropathy; "progressive weakness" is a red flag, not just weakness).
+_GENERIC_TEXT = frozenset({"polyneuropathy", "weakness", "sensory", "spinal_stenosis", "low_back_pain", "neck_pain", "malignancy", "radiating_pain"})
+
+_CURRENT = {"active", "recurrence", "relapse"}
+_NEVER = {"refuted", "entered-in-error"}
+_HEDGED_VERIFICATION = {"provisional", "differential", "unconfirmed"}
+_ABSENT_VALUE = re.compile(r"^\s*(?:no|none|absent|negative|not present|not seen|denies|denied|nil|neg)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Fact:
+    key: str
+    certainty: str
+    evidence: Evidence
+    onset: PartialDate | None
+    onset_basis: str | None
+    current: bool
+    side: str | None = None
+    region: str | None = None
+    levels: tuple[str, ...] = ()
+    roots: tuple[str, ...] = ()
+    limb: str | None = None
+    subtype: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def required_valuesets() -> set[str]:
+    return {name for spec in CONCEPTS for name in spec.valuesets} | {"finding-absent"}
+
+
+def condition_facts(condition: Any, vs: ValueSets, birth: PartialDate | None) -> list[Fact]:
+    """Facts a Condition states. Refuted or entered-in-error conditions state none."""
+    verification = status_codes(getattr(condition, "verificationStatus", None))
+    if verification & _NEVER:
+        return []
+    clinical = status_codes(getattr(condition, "clinicalStatus", None))
+    abated = any(
+        getattr(condition, "abatement" + s, None) is not None
+        for s in ("DateTime", "Age", "Period", "Range", "String", "Boolean")
+    )
+    current = bool(clinical & _CURRENT) if clinical else not abated
+    certainty = HEDGED if verification & _HEDGED_VERIFICATION else AFFIRMED
+    onset = choice_date(condition, "onset", birth)
+    basis = "onset" if onset else None
+    if onset is None:
+        onset = parse_date(getattr(condition, "recordedDate", None))
+        basis = "recorded" if onset else None
+    date_text = onset.text if onset else None
+    code = getattr(condition, "code", None)
+    site_text = concept_text(getattr(condition, "bodySite", None))
+    texts = [concept_text(code)] + [getattr(n, "text", None) or "" for n in as_list(getattr(condition, "note", None))]
+    return _facts(condition, vs, [code], texts, site_text, certainty, onset, basis, current, date_text)
+
+
+def observation_facts(observation: Any, vs: ValueSets, now: datetime, lookback_days: int) -> list[Fact]:
+    """Facts an Observation states (signs and symptoms), unless its value says the sign is absent."""
+    status = (getattr(observation, "status", None) or "").lower()
+    if status in ("entered-in-error", "cancelled"):
+        return []
+    when = choice_date(observation, "effective") or parse_date(getattr(observation, "issued", None))
+    if when is not None and when.days_before(now)[0] > lookback_days:
+        return []
+    code = getattr(observation, "code", None)
+    value_cc = getattr(observation, "valueCodeableConcept", None)
+    value_text = concept_text(value_cc) or (getattr(observation, "valueString", None) or "")
+    if _observation_absent(observation, vs, value_text):
+        return []
+    label = concept_text(code)
+    texts = [f"{label}: {value_text}" if label and value_text else (label or value_text)]
+    texts += [getattr(n, "text", None) or "" for n in as_list(getattr(observation, "note", None))]
+    date_text = when.text if when else None
+    return _facts(observation, vs, [code, value_cc], texts, "", AFFIRMED, when, "onset" if when else None, True, date_text)
+
+
+def _observation_absent(observation: Any, vs: ValueSets, value_text: str) -> bool:
+    if getattr(observation, "valueBoolean", None) is False:
+        return True
+    value_cc = getattr(observation, "valueCodeableConcept", None)
+    if value_cc is not None and match_coded(vs, ("finding-absent",), value_cc):
+        return True
+    interpretation = set()
+    for cc in as_list(getattr(observation, "interpretation", None)):
+        interpretation |= status_codes(cc)
+    if "neg" in interpretation:
+        return True
+    return bool(value_text) and bool(_ABSENT_VALUE.match(value_text))
+
+
+def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, current, date_text) -> list[Fact]:
+    facts: list[Fact] = []
+    coded_keys: set[str] = set()
+    for spec in CONCEPTS:
+        for name, entry, coding in match_coded(vs, spec.valuesets, concepts):
+            coded_keys.add(spec.key)
+            level = entry.attr("spine-level")
+            facts.append(
+                Fact(
+                    key=spec.key,
+                    certainty=certainty,
+                    evidence=coded_evidence(resource, date_text, entry, coding, certainty),
+                    onset=onset,
+                    onset_basis=basis,
+                    current=current,
+                    side=entry.attr("laterality") or at.side_in(site_text),
+                    region=entry.attr("spine-region") or (region_of(level) if level else None),
+                    levels=(level,) if level else (),
+                    limb=entry.attr("limb"),
+                    subtype=entry.attr("subtype"),
+                )
+            )
+    for text in texts:
+        if not text or not text.strip():
+            continue
+        for fact in _text_facts(resource, text, site_text, certainty, onset, basis, current, date_text):
+            if fact.key in coded_keys:
+                # Coded first: the text only adds detail the code lacks (side, roots, levels).
+                facts = [_enrich(f, fact) if f.key == fact.key and f.evidence.matched_by == "coded" else f for f in facts]
+            else:
+                facts.append(fact)
+    return facts
+
+
+def _enrich(coded: Fact, text: Fact) -> Fact:
+    return Fact(
+        key=coded.key,
+        certainty=coded.certainty,
+        evidence=coded.evidence,
+        onset=coded.onset,
+        onset_basis=coded.onset_basis,
+        current=coded.current,
+        side=coded.side or text.side,
+        region=coded.region or text.region,
+        levels=coded.levels or text.levels,
+        roots=coded.roots or text.roots,
+        limb=coded.limb or text.limb,
+        subtype=coded.subtype or text.subtype,
+    )
+
+
+def _text_facts(resource, text, site_text, certainty, onset, basis, current, date_text) -> list[Fact]:
+    norm, _ = normalise(text)
+    out: list[Fact] = []
+    for sentence in split_sentences(norm):
+        s = sentence.text
+        mentions = CLINICAL.mentions(s)
+        if not mentions:
+            continue
+        mentions = _drop_swallowed(mentions)
+        section_other = sentence.section == "family history"
+        tokens = find_level_tokens(s)
+        groups = group_tokens(s, tokens)
+        for m in mentions:
+            spec = _BY_TEXT.get(m.concept)
+            if spec is None or m.certainty not in (AFFIRMED, HEDGED) or section_other:
+                continue
+            fact_certainty = HEDGED if HEDGED in (m.certainty, certainty) else AFFIRMED
+            pre = at.last_words(s[: m.start], 4)
+            post = s[m.end : m.end + 40]
+            side = at.merge_sides(at.side_in(pre), at.side_in(m.text)) or at.side_after(post) or at.side_in(site_text)
+            if spec.key == "radiculopathy":
+                found_roots = tuple(r for g in groups for r in roots(g))
+                found_levels: tuple[str, ...] = ()
+            else:
+                found_roots = ()
+                found_levels = tuple(lv for g in groups for lv in disc_levels(g))
+            region = at.region_in(s) or (region_of((found_roots or found_levels)[0]) if (found_roots or found_levels) else None)
+            if m.concept == "low_back_pain":
+                region = "lumbar"
+            elif m.concept == "neck_pain":
+                region = "cervical"
+            elif m.concept == "sciatica":
+                region = "lumbar"
+            out.append(
+                Fact(
+                    key=spec.key,
+                    certainty=fact_certainty,
+                    evidence=text_evidence(resource, date_text, s, m.certainty if m.certainty != AFFIRMED else fact_certainty),
+                    onset=onset,
+                    onset_basis=basis,
+                    current=current,
+                    side=side,
+                    region=region,
+                    levels=found_levels,
+                    roots=found_roots,
+                    limb=at.limb_in(s),
+                    subtype=_TEXT_SUBTYPE.get(m.concept),
+                )
+            )
+    return out
+
+
+def _drop_swallowed(mentions):
+    out = []
+    for m in mentions:
+        if m.concept in _GENERIC_TEXT and any(
+            o is not m and o.concept != m.concept and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start)
+            for o in mentions
+        ):
+            continue
+        out.append(m)
+    return out
