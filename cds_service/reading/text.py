@@ -242,9 +242,14 @@ _WORD_RE = re.compile(r"[A-Za-z0-9]+")
 _NOT_EXCLUDED = re.compile(lx.NOT_EXCLUDED_CUES, re.IGNORECASE)
 
 
+#: Word boundaries that also suit alternatives starting or ending in punctuation or a
+#: lookahead: a letter or digit at the edge of a match may not touch another one.
+_LEAD = r"(?:(?<![A-Za-z0-9])|(?![A-Za-z0-9]))"
+_TAIL = r"(?:(?<![A-Za-z0-9])|(?![A-Za-z0-9]))"
+
+
 def _compile(alternatives: Sequence[str]) -> re.Pattern:
-    # Word boundaries that also work for alternatives starting or ending in punctuation.
-    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(alternatives) + r")(?![A-Za-z0-9])", re.IGNORECASE)
+    return re.compile(_LEAD + "(?:" + "|".join(alternatives) + ")" + _TAIL, re.IGNORECASE)
 
 
 def _compile_cues(spec: Sequence[tuple[str, int]]) -> list[tuple[re.Pattern, int]]:
