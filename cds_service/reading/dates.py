@@ -35,9 +35,15 @@ class PartialDate:
         return {4: "year", 7: "month"}.get(len(self.text), "day")
 
     def days_before(self, now: datetime) -> tuple[int, int]:
-        """(fewest, most) whole days from this date to ``now``; negative if in the future."""
+        """(fewest, most) whole days from this date to ``now``.
+
+        A date that may still include today counts from 0 ("2026-11" seen on 26 November);
+        a date wholly in the future gives negative numbers (a data error the caller can see).
+        """
         today = now.astimezone(timezone.utc).date()
-        return (today - self.latest).days, (today - self.earliest).days
+        most = (today - self.earliest).days
+        fewest = (today - self.latest).days
+        return (max(fewest, 0) if most >= 0 else fewest), most
 
     def shifted(self, low: "AgeSpan", high: "AgeSpan | None" = None) -> "PartialDate":
         """The dates at which someone born on this date had an age from ``low`` to ``high`` (for onsetAge/onsetRange)."""
