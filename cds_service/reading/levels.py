@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: Segments in cranio-caudal order. C8 is a root without a vertebra.
 _VERTEBRAE = [f"C{i}" for i in range(1, 8)] + [f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 6)] + ["S1"]
@@ -70,8 +71,12 @@ def _seg(letter: str, number: str) -> str:
     return f"{letter.upper()}{int(number)}"
 
 
-def find_level_tokens(text: str) -> list[LevelToken]:
-    """Level spellings in ``text``, in order, not overlapping; MRI sequence names (T1, T2) excluded."""
+@lru_cache(maxsize=2048)
+def find_level_tokens(text: str) -> tuple[LevelToken, ...]:
+    """Level spellings in ``text``, in order, not overlapping; MRI sequence names (T1, T2) excluded.
+
+    Cached: a sentence is asked several times (its own levels, each finding's roots).
+    """
     tokens: list[LevelToken] = []
     taken: list[tuple[int, int]] = []
     for m in _ON_RE.finditer(text):
@@ -98,14 +103,14 @@ def find_level_tokens(text: str) -> list[LevelToken]:
             continue
         tokens.append(LevelToken(m.start(), m.end(), seg, None))
     tokens.sort(key=lambda t: t.start)
-    return tokens
+    return tuple(tokens)
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(s < end and start < e for s, e in spans)
 
 
-def group_tokens(text: str, tokens: list[LevelToken]) -> list[LevelGroup]:
+def group_tokens(text: str, tokens: tuple[LevelToken, ...] | list[LevelToken]) -> list[LevelGroup]:
     """Join tokens separated only by list words ("and", ",", "or") or a range word ("through", "to")."""
     groups: list[LevelGroup] = []
     current: list[LevelToken] = []

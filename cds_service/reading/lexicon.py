@@ -14,8 +14,9 @@ from __future__ import annotations
 
 
 def GAP(n: int) -> str:
-    """Up to ``n`` whole words (with an optional trailing comma) -- a bounded gap."""
-    return r"(?:[\w'/-]+,?\s+){0,%d}" % n
+    """Up to ``n`` whole words (with an optional trailing comma) -- a bounded gap that does not
+    step over a negation or a clause break ("flattening without cord ..." is not one phrase)."""
+    return r"(?:(?!(?:no|not|without|but|however|although|which)\b)[\w'/-]+,?\s+){0,%d}" % n
 
 
 # --- report sections ------------------------------------------------------------

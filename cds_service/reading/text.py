@@ -22,6 +22,8 @@ unbounded repetition (a test checks this), so time is linear in the text.
 from __future__ import annotations
 
 import re
+import re._constants as _sre_c  # to find a literal every match of a pattern must contain
+import re._parser as _sre_p
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
@@ -209,27 +211,21 @@ class Lexicon:
         experiencer: bool = False,
     ):
         self.names = tuple(concepts)
-        self._patterns = [(name, _compile(alts)) for name, alts in concepts.items()]
+        self._matcher = _Matcher([(name, alt) for name, alts in concepts.items() for alt in alts])
         self.exclusive = exclusive
         self._blocker = _compile(blockers) if blockers else None
-        self._cue_sets = list(_CUE_SETS)
-        if experiencer:
-            self._cue_sets += _EXPERIENCER_SETS
+        self._cues = _CueMatcher(_BASE_CUES + (_EXPERIENCER_CUES if experiencer else []))
 
-    def mentions(self, sentence: str) -> list[Mention]:
-        """Concept mentions in one sentence with their certainty."""
-        found: list[tuple[int, int, str]] = []
-        for name, rx in self._patterns:
-            for m in rx.finditer(sentence):
-                if m.end() > m.start():
-                    found.append((m.start(), m.end(), name))
+    def mentions(self, sentence: str, fast: bool = True) -> list[Mention]:
+        """Concept mentions in one sentence with their certainty (``fast=False``: a plain scan, for tests)."""
+        found = [(m.start(), m.end(), name) for name, m in self._matcher.find(sentence, fast)]
         if not found:
             return []
         if self._blocker is not None:
             blocks = [(m.start(), m.end()) for m in self._blocker.finditer(sentence)]
             found = [f for f in found if not any(s < f[1] and f[0] < e for s, e in blocks)]
         found = _resolve_overlaps(found, self.exclusive)
-        cues = _find_cues(sentence, self._cue_sets)
+        cues = self._cues.find(sentence, fast)
         words = [m.start() for m in _WORD_RE.finditer(sentence)]
         out = []
         for start, end, name in found:
@@ -239,6 +235,149 @@ class Lexicon:
 
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+")
+
+
+_WORD_START_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]")
+
+
+class _Matcher:
+    """Many patterns over one sentence, cheaply.
+
+    A pattern whose matches must begin with a known pair of characters ("no",
+    "fo" for "foraminal ...") is only tried, with ``match``, where a word of the
+    sentence begins with that pair; the others are scanned with ``finditer``
+    after a substring test on a literal every match must contain. Same results
+    as scanning every pattern (``fast=False``; a test holds them equal).
+    """
+
+    def __init__(self, entries: Sequence[tuple[object, str]]):
+        self._all: list[tuple[object, re.Pattern]] = []
+        self._by_prefix: dict[str, list[tuple[object, re.Pattern]]] = {}
+        self._scan: list[tuple[object, re.Pattern, str | None]] = []
+        for key, pattern in entries:
+            rx = _compile([pattern])
+            self._all.append((key, rx))
+            prefixes = _first_chars(pattern)
+            if prefixes:
+                for prefix in prefixes:
+                    self._by_prefix.setdefault(prefix, []).append((key, rx))
+            else:
+                self._scan.append((key, rx, _required_literal(pattern)))
+
+    def find(self, sentence: str, fast: bool = True) -> list[tuple[object, re.Match]]:
+        out: list[tuple[object, re.Match]] = []
+        if not fast:
+            for key, rx in self._all:
+                out.extend((key, m) for m in rx.finditer(sentence) if m.end() > m.start())
+            return out
+        lower = sentence.lower()
+        for key, rx, anchor in self._scan:
+            if anchor is None or anchor in lower:
+                out.extend((key, m) for m in rx.finditer(sentence) if m.end() > m.start())
+        by_prefix = self._by_prefix
+        for w in _WORD_START_RE.finditer(lower):
+            pos = w.start()
+            for key, rx in by_prefix.get(lower[pos : pos + 2], ()):
+                m = rx.match(sentence, pos)
+                if m is not None and m.end() > m.start():
+                    out.append((key, m))
+        return out
+
+
+def _first_chars(pattern: str) -> frozenset[str] | None:
+    """The lower-case two-character strings every match starts with, if they are letters/digits/space; else None."""
+    try:
+        parsed = list(_sre_p.parse(pattern, re.IGNORECASE))
+    except (re.error, AttributeError, TypeError):
+        return None
+    try:
+        found = _firsts(parsed, 2, 0)
+    except (AttributeError, TypeError, ValueError, RecursionError):
+        return None
+    if not found or len(found) > 64:
+        return None
+    if any(len(f) < 2 or not f[0].isalnum() or not (f[1].isalnum() or f[1] in " -/'") for f in found):
+        return None
+    return frozenset(found)
+
+
+def _firsts(seq: list, k: int, depth: int) -> set[str] | None:
+    if k == 0 or not seq:
+        return {""}
+    if depth > 30:
+        return None
+    op, arg = seq[0]
+    rest = seq[1:]
+    if op is _sre_c.LITERAL:
+        tails = _firsts(rest, k - 1, depth + 1)
+        return None if tails is None else {chr(arg).lower() + t for t in tails}
+    if op is _sre_c.SUBPATTERN:
+        return _firsts(list(arg[-1]) + rest, k, depth + 1)
+    if op is _sre_c.BRANCH:
+        out: set[str] = set()
+        for branch in arg[1]:
+            sub = _firsts(list(branch) + rest, k, depth + 1)
+            if sub is None:
+                return None
+            out |= sub
+        return out
+    if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
+        low, high, sub = arg
+        if high != 1:
+            return None
+        once = _firsts(list(sub) + rest, k, depth + 1)
+        if once is None:
+            return None
+        if low == 0:
+            skip = _firsts(rest, k, depth + 1)
+            return None if skip is None else once | skip
+        return once
+    if op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT, _sre_c.AT):
+        return _firsts(rest, k, depth + 1)
+    return None
+
+
+def _required_literal(pattern: str) -> str | None:
+    """The longest run of literal text every match of ``pattern`` contains (>= 2 chars), or None."""
+    try:
+        parsed = _sre_p.parse(pattern, re.IGNORECASE)
+    except (re.error, AttributeError, TypeError):
+        return None
+    runs: list[str] = []
+    current = [""]
+
+    def cut():
+        if current[0]:
+            runs.append(current[0])
+        current[0] = ""
+
+    def walk(items):
+        for op, arg in items:
+            if op is _sre_c.LITERAL:
+                current[0] += chr(arg).lower()
+            elif op is _sre_c.SUBPATTERN:
+                walk(arg[-1])
+            elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
+                low, high, sub = arg
+                if low == high == 1:
+                    walk(sub)
+                else:
+                    cut()
+                    if low >= 1:
+                        walk(sub)
+                        cut()
+            elif op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT, _sre_c.AT):
+                continue  # zero-width: the text on both sides stays contiguous
+            else:
+                cut()
+
+    try:
+        walk(parsed)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    cut()
+    best = max(runs, key=len, default="")
+    return best if len(best) >= 2 else None
 _NOT_EXCLUDED = re.compile(lx.NOT_EXCLUDED_CUES, re.IGNORECASE)
 
 
@@ -252,36 +391,42 @@ def _compile(alternatives: Sequence[str]) -> re.Pattern:
     return re.compile(_LEAD + "(?:" + "|".join(alternatives) + ")" + _TAIL, re.IGNORECASE)
 
 
-def _compile_cues(spec: Sequence[tuple[str, int]]) -> list[tuple[re.Pattern, int]]:
-    by_window: dict[int, list[str]] = {}
-    for pattern, window in spec:
-        by_window.setdefault(window, []).append(pattern)
-    return [(_compile(alts), window) for window, alts in sorted(by_window.items())]
-
-
-_CUE_SETS = [
-    ("negated", "pre", _compile_cues(lx.NEGATION_PRE)),
-    ("negated", "post", _compile_cues(lx.NEGATION_POST)),
-    ("hedged", "pre", _compile_cues(lx.HEDGE_PRE)),
-    ("hedged", "post", _compile_cues(lx.HEDGE_POST)),
-    ("pseudo", None, _compile_cues([(p, 0) for p in lx.PSEUDO])),
-    ("terminator", None, _compile_cues([(p, 0) for p in lx.TERMINATORS])),
+_BASE_CUES = [
+    ("negated", "pre", lx.NEGATION_PRE),
+    ("negated", "post", lx.NEGATION_POST),
+    ("hedged", "pre", lx.HEDGE_PRE),
+    ("hedged", "post", lx.HEDGE_POST),
+    ("pseudo", None, [(p, 0) for p in lx.PSEUDO]),
+    ("terminator", None, [(p, 0) for p in lx.TERMINATORS]),
 ]
-_EXPERIENCER_SETS = [
-    ("other", "pre", _compile_cues(lx.EXPERIENCER_PRE)),
-    ("other", "post", _compile_cues(lx.EXPERIENCER_POST)),
+_EXPERIENCER_CUES = [
+    ("other", "pre", lx.EXPERIENCER_PRE),
+    ("other", "post", lx.EXPERIENCER_POST),
 ]
 #: When two cues of equal length overlap, the earlier kind in this list wins.
 _KIND_RANK = {"pseudo": 0, "hedged": 1, "negated": 2, "other": 3, "terminator": 4}
 
 
-def _find_cues(sentence: str, cue_sets) -> list[_Cue]:
-    raw: list[_Cue] = []
-    for kind, direction, compiled in cue_sets:
-        for rx, window in compiled:
-            for m in rx.finditer(sentence):
-                if m.end() > m.start():
-                    raw.append(_Cue(m.start(), m.end(), kind, direction, window, m.group(0)))
+class _CueMatcher:
+    """All cue patterns in one regex scan; each alternative is a named group that says its cue."""
+
+    def __init__(self, cue_sets):
+        specs: dict[str, list[tuple[str, str | None, int]]] = {}
+        for kind, direction, entries in cue_sets:
+            for pattern, window in entries:
+                specs.setdefault(pattern, []).append((kind, direction, window))
+        self._specs = specs
+        self._matcher = _Matcher([(p, p) for p in specs])
+
+    def find(self, sentence: str, fast: bool = True) -> list[_Cue]:
+        raw: list[_Cue] = []
+        for pattern, m in self._matcher.find(sentence, fast):
+            for kind, direction, window in self._specs[pattern]:
+                raw.append(_Cue(m.start(), m.end(), kind, direction, window, m.group(0)))
+        return _resolve_cues(raw)
+
+
+def _resolve_cues(raw: list[_Cue]) -> list[_Cue]:
     # Longest cue wins where cues overlap ("cannot be excluded" over "not").
     raw.sort(key=lambda c: (-(c.end - c.start), _KIND_RANK[c.kind], c.start))
     kept: list[_Cue] = []
@@ -298,8 +443,9 @@ def _twin(a: _Cue, b: _Cue) -> bool:
 
 
 def _resolve_overlaps(found: list[tuple[int, int, str]], exclusive: bool) -> list[tuple[int, int, str]]:
-    """Keep the longest of overlapping mentions (of any concept when ``exclusive``, else per concept)."""
-    found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
+    """Leftmost-longest: of overlapping mentions (of any concept when ``exclusive``, else of one
+    concept) keep the one starting first, the longest of those starting together."""
+    found.sort(key=lambda f: (f[0], -(f[1] - f[0])))
     kept: list[tuple[int, int, str]] = []
     for f in found:
         clash = any(k[0] < f[1] and f[0] < k[1] and (exclusive or k[2] == f[2]) for k in kept)

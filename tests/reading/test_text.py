@@ -170,3 +170,18 @@ def test_lexicon_patterns_have_no_unbounded_nested_repetition(name, pattern):
     assert not _UNBOUNDED_GROUP.search(pattern), (name, pattern)
     assert not _ANY_RUN.search(pattern), (name, pattern)
     re.compile(pattern)
+
+
+def _corpus_sentences():
+    from .corpus_scoring import load
+
+    texts = [r["text"] for k in ("mri", "emg") for s in ("dev", "holdout") for r in load(k, s)]
+    texts += ["Denies saddle anesthesia, bowel and bladder incontinence.", "FHx: mother with breast cancer; pt with L1 fx after MVC",
+              "Type 2 DM with diabetic peripheral neuropathy; s/p AICD", "Progressive weakness, 3/5 strength; Hoffmann sign: negative"]
+    return [s.text for t in texts for s in split_sentences(normalise(t)[0])]
+
+
+@pytest.mark.parametrize("lexicon", [MRI, EMG, CLINICAL], ids=["mri", "emg", "clinical"])
+def test_fast_matching_gives_the_same_mentions_as_a_plain_scan(lexicon):
+    for sentence in _corpus_sentences():
+        assert lexicon.mentions(sentence, fast=True) == lexicon.mentions(sentence, fast=False), sentence
