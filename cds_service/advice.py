@@ -1,8 +1,7 @@
-"""From the orders and the record to card specs: which cards, with which facts.
+"""From draft orders and the record to card specs: the clinical half of a hook call.
 
-PLACEHOLDER rules (issue 2): recognise a spine MRI or EMG/NCS order by its CPT
-code and note it. Issue 4 brings the order classifier and the clinical reader,
-issue 5 the real card rules; both plug in here.
+Recognise the orders (the reader's order classifier), read the record once into
+a clinical picture, and let the rules decide the cards. Pure: no HTTP, no Flask.
 """
 
 from __future__ import annotations
@@ -11,43 +10,25 @@ from datetime import datetime
 
 from .cardbuilder import CardSpec
 from .orders import DraftOrder
+from .reading import classify_order, read_record
 from .record import PatientRecord
 from .registry import ServiceDefinition
-
-_CPT = "http://www.ama-assn.org/go/cpt"
-_KINDS = {
-    **{str(c): "spine-mri" for c in (72141, 72142, 72146, 72147, 72148, 72149, 72156, 72157, 72158)},
-    **{str(c): "electrodiagnostic" for c in (*range(95860, 95873), *range(95885, 95888), *range(95907, 95914))},
-}
+from .rules.config import RuleConfig
+from .rules.engine import OrderInput, advise as run_rules
+from .valuesets import ValueSets
 
 
-def order_kind(order: DraftOrder) -> str | None:
-    """The order kind a service's ``triggers.order_kinds`` names, or None."""
-    for coding in order.codings:
-        if coding.system == _CPT and coding.code in _KINDS:
-            return _KINDS[coding.code]
-    return None
+def relevant_orders(service: ServiceDefinition, orders: list[DraftOrder], valuesets: ValueSets) -> list[OrderInput]:
+    """The orders this service reasons about (its ``triggers.order_kinds``); others get no card."""
+    out = []
+    for order in orders:
+        info = classify_order(order, valuesets)
+        if info is not None and info.kind in service.order_kinds:
+            out.append(OrderInput(order, info))
+    return out
 
 
-def relevant_orders(service: ServiceDefinition, orders: list[DraftOrder]) -> list[DraftOrder]:
-    """The orders this service reasons about; no FHIR data is fetched without one."""
-    return [o for o in orders if order_kind(o) in service.order_kinds]
-
-
-def advise(service: ServiceDefinition, orders: list[DraftOrder], record: PatientRecord, now: datetime) -> list[CardSpec]:
-    counts = {
-        "conditions": len(record.conditions),
-        "observations": len(record.observations),
-        "reports": len(record.diagnostic_reports),
-    }
-    return [
-        CardSpec(
-            kind="spine-order-noted",
-            context={
-                "order_label": order.text or ("Spine MRI" if order_kind(order) == "spine-mri" else "EMG/NCS"),
-                "order_reference": order.reference or "draft order",
-                "record_counts": counts,
-            },
-        )
-        for order in orders
-    ]
+def advise(orders: list[OrderInput], record: PatientRecord, valuesets: ValueSets, rules: RuleConfig,
+           now: datetime) -> list[CardSpec]:
+    picture = read_record(record, valuesets, now)
+    return run_rules(orders, picture, rules, now)

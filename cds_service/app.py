@@ -13,7 +13,10 @@ from .cardbuilder import CardLibrary
 from .errors import register_error_handlers
 from .fhir.access import invalid_allowlist_entries
 from .pipeline import Engine
+from .reading import check_valuesets
 from .registry import ServiceRegistry, load_definitions
+from .rules.config import load_rule_config
+from .valuesets import load_valuesets
 from .settings import Settings, SettingsError
 
 
@@ -39,10 +42,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # keep cards' fields in the spec's reading order
+    valuesets = load_valuesets(settings.valuesets_dir)
+    check_valuesets(valuesets)  # every value set the reader needs is there, or start-up stops
     app.extensions["cds_engine"] = Engine(
         settings=settings,
         registry=ServiceRegistry(load_definitions(settings.hooks_dir)),
         cards=CardLibrary(settings.cards_dir),
+        valuesets=valuesets,
+        rules=load_rule_config(settings.content_dir / "config" / "guidelines"),
     )
     register_error_handlers(app)
     # Authentication runs before any other request hook (CDS Hooks "Trusting CDS Clients").

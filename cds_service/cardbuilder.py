@@ -117,6 +117,8 @@ class CardLibrary:
             lstrip_blocks=True,
         )
         self._env.filters["shorten"] = _shorten
+        # Unlike Jinja's capitalize, keeps "MRI" and "EMG" upper case.
+        self._env.filters["first_upper"] = lambda text: str(text)[:1].upper() + str(text)[1:]
         self._templates: dict[str, CardTemplate] = {}
         for folder in sorted(p for p in Path(cards_dir).iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
             self._templates[folder.name] = self._load(folder)

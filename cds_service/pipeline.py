@@ -18,7 +18,9 @@ from .fhir import gather_record
 from .orders import extract_orders
 from .protocol import validate_hook_request
 from .registry import ServiceDefinition, ServiceRegistry
+from .rules.config import RuleConfig
 from .settings import Settings
+from .valuesets import ValueSets
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class Engine:
     settings: Settings
     registry: ServiceRegistry
     cards: CardLibrary
+    valuesets: ValueSets
+    rules: RuleConfig
     policy: CardPolicy = field(default_factory=NullCardPolicy)
 
 
@@ -68,14 +72,14 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
     request = validate_hook_request(body, service.hook)
     context = request["context"]
     selections = context.get("selections") if service.hook == "order-select" else None
-    orders = advice.relevant_orders(service, extract_orders(context["draftOrders"], selections))
+    orders = advice.relevant_orders(service, extract_orders(context["draftOrders"], selections), engine.valuesets)
     if not orders:
         # Per the spec, no guidance is an empty card list; nothing is fetched for
         # an order this service does not advise on.
         return {"cards": []}
     now = now or datetime.now(timezone.utc)
     record = gather_record(service, request, engine.settings)
-    specs = advice.advise(service, orders, record, now)
+    specs = advice.advise(orders, record, engine.valuesets, engine.rules, now)
     patient_id = context["patientId"]
     suppressed = engine.policy.suppressed_kinds(service.id, patient_id, now)
     # Red-flag (critical) cards are never suppressed, whatever feedback said before.

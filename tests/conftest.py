@@ -11,7 +11,7 @@ from cds_service.settings import Settings
 from tests.support.processes import run_service
 
 
-def test_settings(**overrides) -> Settings:
+def make_settings(**overrides) -> Settings:
     """Settings for tests: the repo's content and settings.yaml, no CDS_* environment."""
     fields = {f.name for f in dataclasses.fields(Settings)}
     if "auth_disabled" in fields:
@@ -21,7 +21,7 @@ def test_settings(**overrides) -> Settings:
 
 @pytest.fixture
 def settings() -> Settings:
-    return test_settings()
+    return make_settings()
 
 
 @pytest.fixture

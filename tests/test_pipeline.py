@@ -1,7 +1,8 @@
 """The hook pipeline through the Flask client: order selection and response building."""
 
 from cds_service.protocol import CardResponseSchema
-from tests.support.builders import hook_request, service_request
+from tests.support.builders import acute_back_pain_prefetch, condition, days_ago, hook_request, searchset, \
+    service_request
 
 
 def _post(client, hook, body):
@@ -12,20 +13,29 @@ def _post(client, hook, body):
     return resp.json
 
 
+def _kinds(response):
+    return [c["source"]["topic"]["code"] for c in response["cards"]]
+
+
+#: Lumbar radiculopathy for 10 days: an EMG is too early, a lumbar MRI premature.
+EARLY = {"conditions": searchset(condition("c-1", "M54.16", display="Radiculopathy, lumbar region",
+                                           onset=days_ago(10)))}
+MRI = service_request("mri-1", cpt="72148", display="MRI lumbar spine without contrast")
+EMG = service_request("emg-1", cpt="95886", display="EMG complete, one extremity")
+
+
 def test_order_select_cards_are_about_the_selected_orders_only(client):
-    mri = service_request("mri-1", cpt="72148", display="MRI lumbar spine without contrast")
-    emg = service_request("emg-1", cpt="95886", display="EMG complete, one extremity")
-    body = hook_request("order-select", orders=[mri, emg], selections=["ServiceRequest/emg-1"])
-    cards = _post(client, "order-select", body)["cards"]
-    assert len(cards) == 1 and "EMG complete" in cards[0]["summary"]
-    assert "ServiceRequest/emg-1" in cards[0]["detail"]
+    body = hook_request("order-select", orders=[MRI, EMG], selections=["ServiceRequest/emg-1"], prefetch=EARLY)
+    response = _post(client, "order-select", body)
+    assert _kinds(response) == ["emg-adds-little"]
+    assert "mri-1" not in str(response)  # the MRI was not selected: nothing about it
 
 
 def test_order_sign_reads_every_draft_order(client):
-    mri = service_request("mri-1", cpt="72148", display="MRI lumbar spine without contrast")
-    emg = service_request("emg-1", cpt="95886", display="EMG complete, one extremity")
-    cards = _post(client, "order-sign", hook_request("order-sign", orders=[mri, emg]))["cards"]
-    assert len(cards) == 2
+    response = _post(client, "order-sign", hook_request("order-sign", orders=[MRI, EMG], prefetch=EARLY))
+    assert sorted(_kinds(response)) == ["emg-adds-little", "lbp-imaging-premature"]
+    # Sorted critical > warning > info.
+    assert [c["indicator"] for c in response["cards"]] == ["warning", "info"]
 
 
 def test_an_order_that_is_not_spine_mri_or_emg_gets_no_card_and_needs_no_data(client):
@@ -42,6 +52,15 @@ def test_empty_draft_orders_get_no_card(client):
 
 def test_invalid_prefetch_resources_are_skipped_not_fatal(client):
     bad_condition = {"resourceType": "Condition", "id": "c1"}  # no subject: invalid R4
-    body = hook_request("order-sign", prefetch={"conditions": {"resourceType": "Bundle", "type": "searchset",
-                                                               "entry": [{"resource": bad_condition}]}})
-    assert len(_post(client, "order-sign", body)["cards"]) == 1
+    prefetch = acute_back_pain_prefetch()
+    prefetch["conditions"]["entry"].append({"resource": bad_condition})
+    assert _kinds(_post(client, "order-sign", hook_request("order-sign", prefetch=prefetch))) == ["lbp-imaging-premature"]
+
+
+def test_suggestion_actions_refer_to_the_draft_order(client):
+    response = _post(client, "order-sign", hook_request("order-sign", orders=[MRI], prefetch=acute_back_pain_prefetch()))
+    (card,) = response["cards"]
+    (suggestion,) = card["suggestions"]
+    assert suggestion["actions"] == [{"type": "delete", "description": suggestion["actions"][0]["description"],
+                                      "resourceId": "ServiceRequest/mri-1"}]
+    assert card["overrideReasons"] and all(r["display"] for r in card["overrideReasons"])

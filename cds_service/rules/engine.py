@@ -393,8 +393,8 @@ def edx_instead_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, n
     if limb:
         orderable = cfg.electrodiagnostic[limb]
         edx_label = orderable.text
-        suggestions = (Suggestion(f"Order {orderable.text} instead", (
-            actions.delete_order(o.order, _order_fact(o)["label"]),
+        # Added beside the MRI, not instead of it: whether to keep the MRI is the clinician's call.
+        suggestions = (Suggestion(f"Add an order: {orderable.text}", (
             actions.create_order(_patient(o.order), orderable, "routine", "Radiculopathy: which root, if any",
                                  note=_question_note(question)),
         )),)

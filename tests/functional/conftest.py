@@ -17,6 +17,6 @@ BODY_LIMIT = 200_000
 
 @pytest.fixture
 def settings():
-    from tests.conftest import test_settings
+    from tests.conftest import make_settings
 
-    return test_settings(max_body_bytes=BODY_LIMIT)
+    return make_settings(max_body_bytes=BODY_LIMIT)

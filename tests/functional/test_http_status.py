@@ -8,7 +8,7 @@ import pytest
 
 from cds_service.protocol import CardResponseSchema
 from tests.functional.conftest import BODY_LIMIT
-from tests.support.builders import hook_request, service_id, service_request
+from tests.support.builders import acute_back_pain_prefetch, hook_request, service_id, service_request
 
 
 def _without(body: dict, dotted: str) -> dict:
@@ -152,10 +152,17 @@ def test_missing_essential_data_is_412(http):
 
 @pytest.mark.parametrize("hook", ["order-select", "order-sign"])
 def test_valid_call_is_200_with_valid_cards(http, hook):
-    reply = http.send("POST", f"/cds-services/{service_id(hook)}", json_body=hook_request(hook))
+    body = hook_request(hook, prefetch=acute_back_pain_prefetch())
+    reply = http.send("POST", f"/cds-services/{service_id(hook)}", json_body=body)
     assert reply.status == 200, reply.text
     assert CardResponseSchema().validate(reply.body) == {}
-    assert len(reply.body["cards"]) == 1
+    assert [c["source"]["topic"]["code"] for c in reply.body["cards"]] == ["lbp-imaging-premature"]
+
+
+def test_valid_call_with_nothing_to_say_is_200_with_no_cards(http):
+    reply = http.send("POST", "/cds-services/spine-order-sign", json_body=hook_request("order-sign"))
+    assert reply.status == 200, reply.text
+    assert reply.body["cards"] == []
 
 
 def test_discovery_is_200(http):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from cds_service.app import create_app
-from tests.conftest import test_settings
+from tests.conftest import make_settings
 from tests.scenarios.build import build
 from tests.support.processes import free_port
 
@@ -25,7 +25,7 @@ SCENARIO = {
 
 def test_full_hook_call_logs_carry_no_phi_or_token(caplog):
     dead_server = f"http://127.0.0.1:{free_port()}/fhir"  # allowlisted, nothing listening: gaps get logged
-    app = create_app(test_settings(allowed_fhir_servers=(dead_server,), log_level="DEBUG"))
+    app = create_app(make_settings(allowed_fhir_servers=(dead_server,), log_level="DEBUG"))
     body = build(SCENARIO, patient_id=PATIENT_ID)
     for key in ("observations", "medications", "devices"):
         del body["prefetch"][key]  # fetched from the server, which fails: log lines about it

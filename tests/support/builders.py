@@ -50,6 +50,18 @@ def condition(cid: str, code: str, system: str = "http://hl7.org/fhir/sid/icd-10
     return resource
 
 
+def days_ago(n: int) -> str:
+    """A date n days before today (UTC), for records whose meaning depends on time."""
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone.utc).date() - timedelta(days=n)).isoformat()
+
+
+def acute_back_pain_prefetch(days: int = 10) -> dict:
+    """Low back pain that began ``days`` ago, no red flag: a lumbar MRI order gets a card."""
+    return {"conditions": searchset(condition("c-lbp", "M54.50", display="Low back pain", onset=days_ago(days)))}
+
+
 def hook_request(hook: str = "order-select", orders: list[dict] | None = None,
                  selections: list[str] | None = None, prefetch: dict | None = None,
                  patient: str = "p-1", **extra: Any) -> dict:
