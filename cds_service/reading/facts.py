@@ -20,6 +20,7 @@ Which resources count:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +30,7 @@ from ..valuesets import ValueSets
 from . import attributes as at
 from .dates import PartialDate, choice_date, parse_date
 from .fhir_access import as_list, coded_evidence, concept_text, match_coded, status_codes, text_evidence
-from .levels import disc_levels, find_level_tokens, group_tokens, region_of, roots
+from .levels import disc_levels, find_level_tokens, group_tokens, region_of
 from .model import Evidence
 from .text import AFFIRMED, CLINICAL, HEDGED, normalise, split_sentences
 
@@ -221,23 +222,28 @@ def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, cu
                     subtype=entry.attr("subtype"),
                 )
             )
-    for text in texts:
+    for i, text in enumerate(texts):
         if not text or not text.strip():
             continue
         for fact in _text_facts(resource, text, site_text, certainty, onset, basis, current, date_text):
             if fact.key in coded_keys:
-                # Coded first: the text only adds detail the code lacks (side, roots, levels).
-                facts = [_enrich(f, fact) if f.key == fact.key and f.evidence.matched_by == "coded" else f for f in facts]
+                # Coded first: the text only adds detail the code lacks (side, roots, levels), and
+                # the code's own label may hedge it ("Right S1 radiculopathy, suspected").
+                hedge = i == 0 and fact.certainty == HEDGED
+                facts = [_enrich(f, fact, hedge) if f.key == fact.key and f.evidence.matched_by == "coded" else f for f in facts]
             else:
                 facts.append(fact)
     return facts
 
 
-def _enrich(coded: Fact, text: Fact) -> Fact:
+def _enrich(coded: Fact, text: Fact, hedge: bool = False) -> Fact:
+    evidence = coded.evidence
+    if hedge and coded.certainty != HEDGED:
+        evidence = dataclasses.replace(evidence, certainty=HEDGED)
     return Fact(
         key=coded.key,
-        certainty=coded.certainty,
-        evidence=coded.evidence,
+        certainty=HEDGED if hedge else coded.certainty,
+        evidence=evidence,
         onset=coded.onset,
         onset_basis=coded.onset_basis,
         current=coded.current,
@@ -270,12 +276,10 @@ def _text_facts(resource, text, site_text, certainty, onset, basis, current, dat
             pre = at.last_words(s[: m.start], 4)
             post = s[m.end : m.end + 40]
             side = at.merge_sides(at.side_in(pre), at.side_in(m.text)) or at.side_after(post) or at.side_in(site_text)
-            if spec.key == "radiculopathy":
-                found_roots = tuple(r for g in groups for r in roots(g))
-                found_levels: tuple[str, ...] = ()
-            else:
-                found_roots = ()
-                found_levels = tuple(lv for g in groups for lv in disc_levels(g))
+            # In a problem list "L5" is a root and "L4-5" a disc level (an EMG report reads
+            # "L4-5" as two roots; a clinician's problem entry usually means the disc).
+            found_roots = tuple(t.first for t in tokens if not t.is_pair) if spec.key == "radiculopathy" else ()
+            found_levels = tuple(lv for g in groups for lv in disc_levels(g))
             region = at.region_in(s) or (region_of((found_roots or found_levels)[0]) if (found_roots or found_levels) else None)
             if m.concept == "low_back_pain":
                 region = "lumbar"

@@ -131,6 +131,8 @@ HEDGE_POST: list[tuple[str, int]] = [
     (r"versus", 3),
     (r"vs\.?", 3),
     (r"\?", 1),
+    # "Right S1 radiculopathy, suspected": a trailing qualifier of a problem-list entry.
+    (r"(?:suspected|presumed|probable|possible|questionable)(?=\s*(?:[,.;)]|$))", 3),
 ]
 #: Phrases that look like cues but are not ("no change" says nothing about absence).
 PSEUDO: list[str] = [
@@ -406,6 +408,8 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
         r"saddle[- ](?:an|hyp|par)?a?esthesia", r"saddle (?:area |region |distribution )?(?:numbness|sensory loss|hypoesthesia|paresthesia)",
         r"(?:perineal|perianal|groin) (?:numbness|an?a?esthesia|sensory loss)",
         r"numbness (?:in|of) the (?:saddle|perineum|perineal area|groin)",
+        r"(?:reduced|decreased|diminished|absent|impaired|altered|loss of|no) " + GAP(2) + r"(?:sensation|sensibility|pinprick|light touch)"
+        r" (?:over|in|of|around|to) (?:the )?(?:perineum|perineal\w*|perianal\w*|saddle\w*|genital\w*)",
     ],
     # motor deficit
     "progressive_weakness": [

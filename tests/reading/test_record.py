@@ -27,6 +27,7 @@ def _flags(picture):
         (condition(cc(None, (ICD, "R32"))), ("cauda-equina", "urinary-incontinence")),
         (condition(cc(None, (ICD, "R15.9"))), ("cauda-equina", "fecal-incontinence")),
         (condition(cc("Saddle anaesthesia")), ("cauda-equina", "saddle-anesthesia")),
+        (condition(cc("Reduced pinprick sensation over the perineum (saddle area)")), ("cauda-equina", "saddle-anesthesia")),
         (observation(cc("Perineal sensation"), valueString="saddle numbness reported"), ("cauda-equina", "saddle-anesthesia")),
         (condition(cc("Progressive left leg weakness")), ("motor-deficit", "progressive-weakness")),
         (condition(cc(None, (ICD, "M21.372"))), ("motor-deficit", "foot-drop")),
@@ -127,6 +128,16 @@ def test_root_problem_from_codes_and_text(vs, now):
     (rp,) = picture.root_problems
     assert (rp.region, rp.kinds, rp.roots, rp.side) == ("lumbar", ("radiculopathy", "sciatica"), ("L5",), "left")
     assert (rp.onset.text, rp.onset_basis, rp.duration_days) == ("2026-09-15", "onset", (72, 72))
+
+
+def test_the_code_label_can_hedge_a_coded_problem(vs, now):
+    (rp,) = read_record(record(condition(cc("Right S1 radiculopathy, suspected", (ICD, "M54.17")))), vs, now).root_problems
+    assert (rp.certainty, rp.roots, rp.side, rp.evidence[0].matched_by) == ("hedged", ("S1",), "right", "coded")
+
+
+def test_a_disc_level_in_a_problem_entry_is_a_level_not_two_roots(vs, now):
+    (rp,) = read_record(record(condition(cc("L4-5 disc protrusion with left L5 radiculopathy"))), vs, now).root_problems
+    assert (rp.levels, rp.roots, rp.kinds) == (("L4-L5",), ("L5",), ("radiculopathy", "disc-herniation"))
 
 
 def test_root_problem_level_from_the_code(vs, now):
