@@ -8,7 +8,10 @@ text the reader costs, independent of the machine.
 
 1. the labelled corpus (MRI and EMG impressions and short reports): time per report;
 2. hostile and long texts: the ratio must stay flat as the text grows (linear time);
-3. with ``--medspacy-python``, a Python that has medspaCy installed (kept out of the
+3. a whole heavy record (300 Conditions, 200 Observations, 5 spine reports of ~3 kB,
+   20 medications, 3 devices) through ``read_record``, against parsing the same
+   resources into fhir.resources models (what the service pays before reading);
+4. with ``--medspacy-python``, a Python that has medspaCy installed (kept out of the
    project's dependencies): medspaCy (PyRuSH sentences, our concept patterns as target
    rules, its default ConText rules) on the same corpus, in a subprocess -- load time,
    time per report, and how often its default cues agree with the labels' negations.
@@ -161,6 +164,66 @@ def bench_medspacy(python: str, our_per_report: float) -> None:
           f"medspaCy default ConText {theirs_tp}/{total} (+{their_extra} unlabelled)")
 
 
+def _heavy_record_json() -> list[dict]:
+    import base64
+
+    labels = ["Lumbar radiculopathy, left", "Essential hypertension", "Type 2 diabetes mellitus",
+              "Carpal tunnel syndrome, right", "Low back pain", "Hyperlipidemia", "History of breast cancer",
+              "Numbness of the left foot, intermittent", "Osteoarthritis of knee", "GERD"]
+    out: list[dict] = [{"resourceType": "Patient", "id": "p", "birthDate": "1961-03-02", "gender": "female"}]
+    for i in range(300):
+        out.append({"resourceType": "Condition", "id": f"c{i}", "subject": {"reference": "Patient/p"},
+                    "clinicalStatus": {"coding": [{"code": "active"}]}, "onsetDateTime": "2025-0%d" % (1 + i % 9),
+                    "code": {"text": labels[i % len(labels)],
+                             "coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": ["M54.16", "I10", "E11.9", "G56.01", "M54.50"][i % 5]}]}})
+    for i in range(200):
+        out.append({"resourceType": "Observation", "id": f"o{i}", "status": "final", "effectiveDateTime": "2026-10-01",
+                    "code": {"text": ["Pain score", "Reflexes", "Gait", "Body temperature"][i % 4]},
+                    "valueString": ["6/10", "2+ symmetric, no clonus, Hoffmann negative", "normal gait", "37.1"][i % 4]})
+    report = ("EXAM: MRI LUMBAR SPINE WITHOUT CONTRAST\nHISTORY: left leg pain\nFINDINGS:\n"
+              + "L4-5: Moderate left foraminal stenosis and a small protrusion contacting the left L5 nerve root; no canal stenosis.\n" * 25
+              + "IMPRESSION: Left L4-5 protrusion contacting the left L5 root.")
+    for i in range(5):
+        out.append({"resourceType": "DiagnosticReport", "id": f"r{i}", "status": "final", "code": {"text": "MRI lumbar spine"},
+                    "effectiveDateTime": "2026-0%d-01" % (i + 1),
+                    "presentedForm": [{"contentType": "text/plain", "data": base64.b64encode(report.encode()).decode()}]})
+    for i in range(20):
+        out.append({"resourceType": "MedicationRequest", "id": f"m{i}", "status": "active", "intent": "order",
+                    "subject": {"reference": "Patient/p"}, "medicationCodeableConcept": {"text": ["Apixaban 5 mg", "Metformin 500 mg", "Lisinopril 10 mg", "Aspirin 81 mg"][i % 4]}})
+    for i in range(3):
+        out.append({"resourceType": "Device", "id": f"d{i}", "status": "active", "type": {"text": "Dual chamber pacemaker"}})
+    return out
+
+
+def bench_record(repeat: int) -> None:
+    from datetime import datetime, timezone
+
+    from fhir.resources.R4B import get_fhir_model_class
+
+    from cds_service.reading import read_record
+    from cds_service.record import PatientRecord
+    from cds_service.valuesets import load_valuesets
+
+    vs = load_valuesets(ROOT / "config" / "valuesets")
+    raw = _heavy_record_json()
+    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+
+    def parse():
+        rec = PatientRecord()
+        for r in raw:
+            rec.add(get_fhir_model_class(r["resourceType"]).model_validate(r))
+        return rec
+
+    rec = parse()
+    r = max(1, repeat // 2)
+    t_parse = _time(lambda _: parse(), [None], r)
+    t_read = _time(lambda _: read_record(rec, vs, now), [None], r)
+    size = next(len(r["presentedForm"][0]["data"]) * 3 // 4 for r in raw if r["resourceType"] == "DiagnosticReport")
+    print(f"heavy record ({len(raw)} resources, 5 spine MRI reports of {size} bytes each):")
+    print(f"  parse into R4B models: {t_parse * 1e3:7.1f} ms")
+    print(f"  read_record:           {t_read * 1e3:7.1f} ms   ratio {t_read / t_parse:5.2f}x of parsing")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
@@ -168,6 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     per_report = bench_corpus(args.repeat)
     bench_hostile(args.repeat)
+    bench_record(args.repeat)
     if args.medspacy_python:
         bench_medspacy(args.medspacy_python, per_report)
 

@@ -166,6 +166,15 @@ class ValueSets:
         self._exact = exact
         self._families = families
         self._by_code = by_code
+        self._families_by_system: dict[str, list[Concept]] = {}
+        for c in self._iter_families():
+            self._families_by_system.setdefault(c.system, []).append(c)
+        self._membership_cache: dict[tuple[str, str], tuple[Concept, ...]] = {}
+
+    def _iter_families(self):
+        for by_system in self._families.values():
+            for fams in by_system.values():
+                yield from fams
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -202,6 +211,28 @@ class ValueSets:
             if _is_a(system, code, fam.code) and (best is None or len(fam.code) > len(best.code)):
                 best = fam
         return best
+
+    def memberships(self, system: str | None, code: str | None) -> tuple[Concept, ...]:
+        """Every value set's entry that ``system``/``code`` falls under (one per value set, as :meth:`lookup`)."""
+        system = canonical_system(system)
+        code = canonical_code(system, code)
+        if not system or not code:
+            return ()
+        key = (system, code)
+        cached = self._membership_cache.get(key)
+        if cached is not None:
+            return cached
+        found: dict[str, Concept] = {c.value_set: c for c in self._by_code.get(key, ())}
+        for fam in self._families_by_system.get(system, ()):
+            old = found.get(fam.value_set)
+            if old is not None and (not old.family or len(old.code) >= len(fam.code)):
+                continue
+            if _is_a(system, code, fam.code):
+                found[fam.value_set] = fam
+        result = tuple(found.values())
+        if len(self._membership_cache) < 50_000:  # bounded: codes come from requests
+            self._membership_cache[key] = result
+        return result
 
     def match(self, name: str, system: str | None, code: str | None) -> bool:
         """True when the coding is in value set ``name``.

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 from ..valuesets import ValueSets
 from . import attributes as at
 from .dates import PartialDate, choice_date, parse_date
-from .fhir_access import as_list, coded_evidence, concept_text, match_coded, status_codes, text_evidence
+from .fhir_access import as_list, coded_evidence, codings, concept_text, match_coded, status_codes, text_evidence
 from .levels import disc_levels, find_level_tokens, group_tokens, region_of
 from .model import Evidence
 from .text import AFFIRMED, CLINICAL, HEDGED, normalise, split_sentences
@@ -108,6 +108,9 @@ CONCEPTS: tuple[ConceptSpec, ...] = (
     _spec("cardiac-device", ("cardiac-device",), ("cardiac_pacemaker", "cardiac_defibrillator")),
 )
 _BY_TEXT: Mapping[str, ConceptSpec] = {t: spec for spec in CONCEPTS for t in spec.text}
+_BY_VALUESET: Mapping[str, tuple[ConceptSpec, ...]] = {
+    name: tuple(spec for spec in CONCEPTS if name in spec.valuesets) for spec in CONCEPTS for name in spec.valuesets
+}
 #: Text concepts that name a device kind (the value sets use a subtype attribute).
 _DEVICE_SUBTYPE = {"cardiac_pacemaker": "pacemaker", "cardiac_defibrillator": "defibrillator"}
 _TEXT_SUBTYPE = {"metastasis": "metastasis", **_DEVICE_SUBTYPE}
@@ -203,25 +206,26 @@ def _observation_absent(observation: Any, vs: ValueSets, value_text: str) -> boo
 def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, current, date_text) -> list[Fact]:
     facts: list[Fact] = []
     coded_keys: set[str] = set()
-    for spec in CONCEPTS:
-        for name, entry, coding in match_coded(vs, spec.valuesets, concepts):
-            coded_keys.add(spec.key)
-            level = entry.attr("spine-level")
-            facts.append(
-                Fact(
-                    key=spec.key,
-                    certainty=certainty,
-                    evidence=coded_evidence(resource, date_text, entry, coding, certainty),
-                    onset=onset,
-                    onset_basis=basis,
-                    current=current,
-                    side=entry.attr("laterality") or at.side_in(site_text),
-                    region=entry.attr("spine-region") or (region_of(level) if level else None),
-                    levels=(level,) if level else (),
-                    limb=entry.attr("limb"),
-                    subtype=entry.attr("subtype"),
+    for coding in codings(concepts):
+        for entry in vs.memberships(getattr(coding, "system", None), getattr(coding, "code", None)):
+            for spec in _BY_VALUESET.get(entry.value_set, ()):
+                coded_keys.add(spec.key)
+                level = entry.attr("spine-level")
+                facts.append(
+                    Fact(
+                        key=spec.key,
+                        certainty=certainty,
+                        evidence=coded_evidence(resource, date_text, entry, coding, certainty),
+                        onset=onset,
+                        onset_basis=basis,
+                        current=current,
+                        side=entry.attr("laterality") or at.side_in(site_text),
+                        region=entry.attr("spine-region") or (region_of(level) if level else None),
+                        levels=(level,) if level else (),
+                        limb=entry.attr("limb"),
+                        subtype=entry.attr("subtype"),
+                    )
                 )
-            )
     for i, text in enumerate(texts):
         if not text or not text.strip():
             continue

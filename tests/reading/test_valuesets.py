@@ -209,3 +209,12 @@ def test_shipped_folder_is_the_settings_folder():
     from cds_service.settings import Settings
 
     assert Settings().valuesets_dir.resolve() == VALUESETS_DIR
+
+
+def test_memberships_agree_with_lookup(vs):
+    codes = [(ICD, "G56.02"), (ICD, "C79.51"), (ICD, "M47.16"), (ICD, "E11.42"), (SCT, "57406009"), (CPT, "72148"),
+             ("urn:oid:2.16.840.1.113883.6.90", "z853"), (ICD, "ZZZ"), (None, "G56.02")]
+    for system, code in codes:
+        expected = {n: vs.lookup(n, system, code) for n in vs.names}
+        expected = {n: e for n, e in expected.items() if e is not None}
+        assert {e.value_set: e for e in vs.memberships(system, code)} == expected
