@@ -12,6 +12,7 @@ from . import security, views
 from .cardbuilder import CardLibrary
 from .errors import register_error_handlers
 from .fhir.access import invalid_allowlist_entries
+from .ops.wiring import init_app as init_operations
 from .pipeline import Engine
 from .reading import check_valuesets
 from .registry import ServiceRegistry, load_definitions
@@ -42,18 +43,24 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # keep cards' fields in the spec's reading order
+    registry = ServiceRegistry(load_definitions(settings.hooks_dir))
+    cards = CardLibrary(settings.cards_dir)
     valuesets = load_valuesets(settings.valuesets_dir)
     check_valuesets(valuesets)  # every value set the reader needs is there, or start-up stops
-    app.extensions["cds_engine"] = Engine(
-        settings=settings,
-        registry=ServiceRegistry(load_definitions(settings.hooks_dir)),
-        cards=CardLibrary(settings.cards_dir),
-        valuesets=valuesets,
-        rules=load_rule_config(settings.content_dir / "config" / "guidelines"),
-    )
+    rules = load_rule_config(settings.content_dir / "config" / "guidelines")
     register_error_handlers(app)
-    # Authentication runs before any other request hook (CDS Hooks "Trusting CDS Clients").
-    security.init_app(app, settings)
+    # --- feedback store and operations (issue 7) --------------------------------
+    # The store (issued cards, feedback, suppression; on PostgreSQL also the JWT
+    # replay cache shared by replicas), the card policy, JSON logs, metrics,
+    # /readyz. Before security.init_app, so request ids and timing wrap
+    # authentication too.
+    operations = init_operations(app, settings, cards)
+    # --- end of issue 7 block ------------------------------------------------------
+    app.extensions["cds_engine"] = Engine(settings=settings, registry=registry, cards=cards, valuesets=valuesets,
+                                          rules=rules, policy=operations.policy)
+    # Authentication runs before any other request hook but the request id/timing
+    # above (CDS Hooks "Trusting CDS Clients").
+    security.init_app(app, settings, replay_cache=operations.replay_cache)
     # Browser CDS clients (the CDS Hooks sandbox) need CORS with Authorization allowed.
     CORS(
         app,

@@ -8,6 +8,7 @@ module only fills the templates and shapes the result as a CDS Hooks card.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,9 @@ class CardLibrary:
         try:
             summary = " ".join(tpl.summary.render(**spec.context).split())
             detail = tpl.detail.render(**spec.context).strip() if tpl.detail else None
+            if detail:
+                # Templates keep blank lines around blocks for readability; Markdown needs one.
+                detail = re.sub(r"\n{3,}", "\n\n", detail)
         except jinja2.UndefinedError as exc:
             raise CardRenderError(f"card {spec.kind}: {exc.message}") from None
         if not summary or len(summary) > SUMMARY_LIMIT:

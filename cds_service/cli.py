@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from .ops import multiproc
 from .settings import Settings, SettingsError
 
 
@@ -30,13 +31,21 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "proc_name": "cds-service",
         # Several instances run side by side in tests and on one host: no shared control socket.
         "control_socket_disable": True,
+        # Metrics of all workers in one folder (ops.multiproc): a dead worker's live
+        # gauges are dropped in the master; the folder goes when we made it.
+        "child_exit": multiproc.child_exit,
+        "on_exit": multiproc.on_exit,
+        # gunicorn's own lines (worker boot, timeout) as JSON like the app's.
+        **({"logger_class": "cds_service.ops.logjson.GunicornJsonLogger"} if settings.log_json else {}),
     }
 
 
 def _serve(settings: Settings) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from .app import create_app
+    # Before anything imports prometheus_client (the app does): it picks
+    # multiprocess mode from PROMETHEUS_MULTIPROC_DIR at import time.
+    multiproc.prepare()
 
     class _App(BaseApplication):
         def load_config(self) -> None:
@@ -44,6 +53,9 @@ def _serve(settings: Settings) -> int:
                 self.cfg.set(key, value)
 
         def load(self):
+            # Imported in the worker, not the master: metrics files belong to workers.
+            from .app import create_app
+
             return create_app(settings)
 
     _App().run()

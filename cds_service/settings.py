@@ -138,6 +138,28 @@ class Settings:
     #: Request bodies nested deeper than this are refused with 400.
     json_max_depth: int = 64
 
+    # --- feedback store and operations (issue 7) ---------------------------------
+    #: Embedded store (SQLite, WAL): issued cards and feedback, shared by the
+    #: workers of one host; a relative path is taken from content_dir.
+    store_path: Path = Path("var/cds-store.sqlite3")
+    #: PostgreSQL URL (postgresql://user:password@host:5432/db) for several
+    #: replicas; when set, store_path is unused and the JWT replay cache moves
+    #: there too. A secret: give it from a Secret, never in settings.yaml.
+    store_database_url: str = ""
+    #: Longest wait of one store operation (SQLite lock, PostgreSQL statement,
+    #: pool checkout); a hook call then goes on without suppression or recording.
+    store_timeout_seconds: float = 1.0
+    #: PostgreSQL connections per worker process, at most.
+    store_pool_size: int = 4
+    #: HMAC key for the patient hashes of issued cards. A secret; empty: a random
+    #: key generated once and kept in the store (then the store alone can be
+    #: matched against candidate patient ids). Changing it ends suppressions.
+    patient_hash_key: str = ""
+    #: Serve Prometheus metrics at GET /metrics.
+    metrics_enabled: bool = True
+    #: One JSON object per log line on stderr (false: plain text lines).
+    log_json: bool = True
+
     @property
     def hooks_dir(self) -> Path:
         return self.content_dir / "hooks"

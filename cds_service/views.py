@@ -1,13 +1,19 @@
-"""HTTP endpoints: discovery, hook calls, feedback. Parse, call, serialize; nothing else."""
+"""HTTP endpoints: discovery, hook calls, feedback, probes, metrics. Parse, call, serialize; nothing else."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import NotFound
 
 from .errors import InvalidRequest, UnsupportedMediaType
+from .feedback.summary import parse_range
+from .ops.wiring import Operations
+from .ops import metrics as ops_metrics
 from .pipeline import Engine, call_service as run_call
 from .protocol import validate_feedback
 
@@ -18,6 +24,10 @@ _JSON_TYPES = ("application/json", "application/fhir+json")
 
 def _engine() -> Engine:
     return current_app.extensions["cds_engine"]
+
+
+def _ops() -> Operations:
+    return current_app.extensions["cds_ops"]
 
 
 def _json_body() -> Any:
@@ -60,10 +70,38 @@ def call_service(service_id: str):
 def feedback(service_id: str):
     _engine().registry.get(service_id)
     data = validate_feedback(_json_body())
-    # Storage comes with the feedback store; until then a validated 200.
-    return jsonify({"received": len(data["feedback"])})
+    # Idempotent: an outcome posted again is stored once (503 if the store is down).
+    stored = _ops().record_feedback(service_id, data["feedback"], datetime.now(timezone.utc))
+    recorded = sum(1 for s in stored if s.new)
+    return jsonify({"received": len(stored), "recorded": recorded, "duplicates": len(stored) - recorded})
+
+
+@bp.get("/cds-services/<service_id>/feedback/summary")
+def feedback_summary(service_id: str):
+    _engine().registry.get(service_id)
+    operations = _ops()
+    start, end = parse_range(request.args, datetime.now(timezone.utc).date(),
+                             operations.feedback_config.summary_default_days)
+    return jsonify(operations.summary(service_id, start, end))
+
+
+# --- operations: not behind the JWT (probes and scrapers carry none) -----------
 
 
 @bp.get("/healthz")
 def healthz():
     return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    readiness = _ops().readiness(getattr(_engine(), "valuesets", None))
+    return jsonify(readiness.body()), 200 if readiness.ready else 503
+
+
+@bp.get("/metrics")
+def metrics():
+    if not _ops().metrics_enabled:
+        raise NotFound()
+    body, content_type = ops_metrics.render()
+    return Response(body, content_type=content_type)

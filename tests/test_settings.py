@@ -46,7 +46,7 @@ def test_config_file_can_be_chosen_by_environment(tmp_path):
 
 def test_a_malformed_fhir_allowlist_entry_stops_start_up():
     from cds_service.app import create_app
-    from tests.conftest import test_settings
+    from tests.conftest import make_settings
 
     with pytest.raises(SettingsError, match="ALLOWED_FHIR_SERVERS"):
-        create_app(test_settings(allowed_fhir_servers=("not a url",)))
+        create_app(make_settings(allowed_fhir_servers=("not a url",)))

@@ -8,13 +8,14 @@ card is only produced when the record gives it something specific to say.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 
 from ..cardbuilder import CardSpec, Suggestion
 from ..orders import DraftOrder
-from ..reading.levels import levels_for_root
+from ..reading.levels import levels_for_root, roots_at_level
 from ..reading.model import ClinicalPicture, EmgReport, Evidence, MriReport, OrderInfo, RootProblem
 from . import actions
 from .config import RuleConfig
@@ -110,7 +111,7 @@ def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> C
     order_fact = _order_fact(o)
     if o.info.kind == "electrodiagnostic":
         suggestion = Suggestion(
-            label=f"Replace with an {priority} {mri.text}",
+            label=f"Replace with {'a STAT' if priority == 'stat' else 'an urgent'} {mri.text}",
             actions=(actions.delete_order(o.order, order_fact["label"]),
                      actions.create_order(_patient(o.order), mri, priority, reason)),
             is_recommended=True,
@@ -300,8 +301,10 @@ def _question(picture: ClinicalPicture, region: str | None, reasons: list[dict])
     problems = _root_problems(picture, region)
     root = None
     for p in problems:
-        if p.roots:
-            root = " ".join(x for x in (p.side if p.side in ("left", "right") else None, p.roots[0]) if x)
+        # A coded disc level names its usual root (C5-C6 -> C6, L4-L5 -> traversing L5).
+        roots = p.roots or tuple(r for r in (roots_at_level(lvl).get("traversing") for lvl in p.levels) if r)
+        if roots:
+            root = " ".join(x for x in (p.side if p.side in ("left", "right") else None, roots[0]) if x)
             break
     levels = next((r["levels"] for r in reasons if r["code"] == "multilevel-mri"), [])
     mimics = list(dict.fromkeys(r["mimic"] for r in reasons if r["code"] == "mimic"))
@@ -446,7 +449,10 @@ def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
     if mri is None or picture.age_years is None or mri.reading.normal or not mri.reading.findings:
         return None
     decade, rows = cfg.prevalence_at(picture.age_years)
-    sentences = list(dict.fromkeys(f.sentence for f in mri.reading.findings if f.certainty == "affirmed"))
+    # The reader scopes "L3-4: bulge. ..." lists: put the level back where the sentence lost it.
+    sentences = list(dict.fromkeys(
+        f.sentence if not f.level or re.match(r"^\s*[CTLS]\d", f.sentence) else f"{f.level}: {f.sentence}"
+        for f in mri.reading.findings if f.certainty == "affirmed"))
     if not sentences:
         return None
     fact = {"date": mri.date.text if mri.date else "undated",

@@ -11,7 +11,7 @@ from cds_service.security.errors import AuthError, Unauthorized
 
 log = logging.getLogger(__name__)
 
-HOOK_ENDPOINTS = frozenset({"cds.call_service", "cds.feedback"})
+HOOK_ENDPOINTS = frozenset({"cds.call_service", "cds.feedback", "cds.feedback_summary"})
 DISCOVERY_ENDPOINT = "cds.discovery"
 UNAUTHENTICATED = CdsClient(iss=None, tenant=None, jti=None, sub=None, authenticated=False)
 

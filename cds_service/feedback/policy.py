@@ -1,0 +1,107 @@
+"""The store-backed ``CardPolicy``: alert-fatigue suppression, and a record of every card issued.
+
+Both run inside the hook call, so both fail open: if the store cannot answer
+within its timeout the call goes on with nothing suppressed and nothing
+recorded (a warning is logged and counted). Showing a card too often is a
+nuisance; failing the order-entry call is not acceptable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Callable, Iterable, Protocol
+
+from cds_service.cardbuilder import OVERRIDE_SYSTEM
+from cds_service.store import IssuedCard, Store, StoreError
+
+from .config import FeedbackConfig
+from .identity import PatientHasher
+
+log = logging.getLogger(__name__)
+
+
+class PolicyObserver(Protocol):
+    """Where the policy reports what it saw (metrics and the request log line)."""
+
+    def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None: ...
+
+    def store_call(self, operation: str, seconds: float, ok: bool) -> None: ...
+
+
+class _Quiet:
+    def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None:
+        return None
+
+    def store_call(self, operation: str, seconds: float, ok: bool) -> None:
+        return None
+
+
+def card_kind(card: dict) -> str | None:
+    """A rendered card's kind: its ``source.topic.code`` (the card template folder)."""
+    topic = (card.get("source") or {}).get("topic") or {}
+    return topic.get("code")
+
+
+class StoreCardPolicy:
+    def __init__(
+        self,
+        store: Store,
+        hasher: PatientHasher,
+        config: FeedbackConfig,
+        critical_kinds: Iterable[str],
+        scope: Callable[[], str] = lambda: "",
+        observer: PolicyObserver | None = None,
+    ):
+        self._store = store
+        self._hasher = hasher
+        self._config = config
+        # The pipeline never drops a critical card; excluded here too, so a red
+        # flag is never suppressed even if a caller forgets that rule.
+        self._critical = frozenset(critical_kinds)
+        self._scope = scope
+        self._observer = observer or _Quiet()
+
+    def suppressed_kinds(self, service_id: str, patient_id: str, now: datetime) -> set[str]:
+        """Kinds overridden for this patient as already addressed within the suppression window.
+
+        Across services on purpose: order-select and order-sign show the same
+        card kinds, and an override at selection holds at signing too.
+        Never raises: on a store failure nothing is suppressed.
+        """
+        if self._config.suppress_days == 0 or not self._config.already_addressed:
+            return set()
+        since = now - timedelta(days=self._config.suppress_days)
+        started = time.perf_counter()
+        try:
+            kinds = self._store.suppressed_kinds(self._hasher(patient_id, self._scope()), OVERRIDE_SYSTEM,
+                                                 self._config.already_addressed, since)
+        except StoreError as exc:
+            self._observer.store_call("suppression-lookup", time.perf_counter() - started, False)
+            log.warning("suppression skipped, store unavailable: %s", exc)
+            return set()
+        self._observer.store_call("suppression-lookup", time.perf_counter() - started, True)
+        return kinds - self._critical
+
+    def record_issued(self, service_id: str, hook_instance: str, patient_id: str, cards: list[dict],
+                      now: datetime) -> None:
+        """Store uuid, kind, indicator, service, hashed patient and time of each card. Never raises."""
+        self._observer.cards_issued(service_id, hook_instance, cards)
+        if not cards:
+            return
+        patient_hash = self._hasher(patient_id, self._scope())
+        records = [
+            IssuedCard(card_uuid=card["uuid"], service_id=service_id, hook_instance=hook_instance,
+                       kind=kind, indicator=card.get("indicator", ""), patient_hash=patient_hash, issued_at=now)
+            for card in cards
+            if card.get("uuid") and (kind := card_kind(card))
+        ]
+        started = time.perf_counter()
+        try:
+            self._store.record_issued(records)
+        except StoreError as exc:
+            self._observer.store_call("record-issued", time.perf_counter() - started, False)
+            log.warning("issued cards not recorded, store unavailable: %s", exc)
+            return
+        self._observer.store_call("record-issued", time.perf_counter() - started, True)

@@ -1,0 +1,138 @@
+"""Prometheus metrics (prometheus_client), correct with several gunicorn workers.
+
+Labels hold only bounded, non-identifying values: service ids from the
+registry, card kinds, prefetch keys, outcome codes, HTTP status. Never a
+patient, a hookInstance or a URL.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``cds-service serve`` sets it, see
+``multiproc``) every worker writes its own files and ``render()`` adds all of
+them up; without it (one process: tests, ``flask run``) the default registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from cds_service.fhir import events
+
+from .multiproc import ENV
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+
+REQUEST_SECONDS = Histogram(
+    "cds_http_request_duration_seconds", "HTTP request latency by endpoint, service and status",
+    ["endpoint", "service", "method", "status"], buckets=_LATENCY_BUCKETS,
+)
+CARDS = Counter("cds_cards_issued", "Cards returned by hook calls", ["service", "kind", "indicator"])
+PREFETCH = Counter(
+    "cds_prefetch_keys", "Prefetch keys of hook calls by where the data came from: prefetch (sent by "
+    "the client), fetched (a FHIR query was made), unavailable (neither)", ["key", "source"],
+)
+FHIR_SECONDS = Histogram(
+    "cds_fhir_query_duration_seconds", "Time spent reading the FHIR server per prefetch key", ["key"],
+    buckets=_LATENCY_BUCKETS,
+)
+FHIR_QUERIES = Counter(
+    "cds_fhir_queries", "FHIR queries by prefetch key and result (ok, or the gap reason: timeout, http-503...)",
+    ["key", "result"],
+)
+FEEDBACK = Counter(
+    "cds_feedback_outcomes", "Feedback outcomes stored (duplicates not counted); kind 'unknown' when the card "
+    "was not issued by this service", ["service", "kind", "outcome"],
+)
+FEEDBACK_DUPLICATES = Counter("cds_feedback_duplicates", "Feedback items already stored (idempotent re-posts)",
+                              ["service"])
+STORE_SECONDS = Histogram(
+    "cds_store_operation_duration_seconds", "Store operations made during requests", ["operation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+STORE_ERRORS = Counter("cds_store_errors", "Store operations that failed (the hook call went on without them)",
+                       ["operation"])
+# liveall: one sample per live worker (label pid); child_exit removes a dead one's.
+WORKER_START = Gauge("cds_worker_start_time_seconds", "When each live worker process started",
+                     multiprocess_mode="liveall")
+
+#: Outcomes of on_fetch meaning no FHIR query could be made for the key.
+_NO_QUERY = frozenset({"not-sent", "not-allowed-server", "invalid-token", "unsupported-token-type",
+                       "unresolved-token"})
+#: Outcomes about the client's own prefetch.
+_PREFETCH = frozenset({"prefetch", "prefetch-null", "prefetch-operation-outcome", "invalid-prefetch",
+                       "unread-pages"})
+
+
+def fetch_source(outcome: str, seconds: float) -> str:
+    """prefetch | fetched | unavailable, for one ``events.on_fetch`` call."""
+    if outcome in _NO_QUERY:
+        return "unavailable"
+    if outcome == "fetched" or seconds > 0 or outcome.startswith("http-"):
+        return "fetched"
+    if outcome in _PREFETCH:
+        return "prefetch"
+    # A partial-data reason with no time spent: about the prefetched data.
+    return "prefetch"
+
+
+def observe_fetch(key: str, outcome: str, seconds: float) -> None:
+    source = fetch_source(outcome, seconds)
+    PREFETCH.labels(key, source).inc()
+    if source == "fetched":
+        FHIR_SECONDS.labels(key).observe(seconds)
+        FHIR_QUERIES.labels(key, "ok" if outcome == "fetched" else outcome).inc()
+
+
+def wrap_fhir_events() -> None:
+    """Chain ``observe_fetch`` into ``cds_service.fhir.events.on_fetch`` (once per process)."""
+    current = events.on_fetch
+    if getattr(current, "_cds_metrics", False):
+        return
+
+    def on_fetch(key: str, outcome: str, seconds: float) -> None:
+        current(key, outcome, seconds)
+        observe_fetch(key, outcome, seconds)
+
+    on_fetch._cds_metrics = True  # type: ignore[attr-defined]
+    events.on_fetch = on_fetch
+
+
+def mark_worker_started() -> None:
+    WORKER_START.set(time.time())
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of every worker's metrics, and its content type."""
+    if os.environ.get(ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+class MetricsObserver:
+    """``PolicyObserver`` for metrics: cards by kind and indicator, store call timings."""
+
+    def __init__(self, note_cards=None):
+        self._note_cards = note_cards
+
+    def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None:
+        for card in cards:
+            kind = ((card.get("source") or {}).get("topic") or {}).get("code") or "unknown"
+            CARDS.labels(service_id, kind, card.get("indicator", "unknown")).inc()
+        if self._note_cards is not None:
+            self._note_cards(hook_instance, cards)
+
+    def store_call(self, operation: str, seconds: float, ok: bool) -> None:
+        STORE_SECONDS.labels(operation).observe(seconds)
+        if not ok:
+            STORE_ERRORS.labels(operation).inc()

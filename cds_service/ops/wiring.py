@@ -1,0 +1,168 @@
+"""Wire the operational surface into the app: ``init_app`` returns the ``Operations`` the views use.
+
+The store and the card policy the pipeline calls (suppression of kinds already
+addressed, a record of every card issued); feedback intake and the summary;
+request ids, timing and JSON logs; metrics; readiness.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+from flask import Flask, g, has_request_context, jsonify
+
+from cds_service.cardbuilder import CardLibrary
+from cds_service.errors import CdsError, error_body
+from cds_service.feedback import (
+    FeedbackConfig,
+    PatientHasher,
+    StoreCardPolicy,
+    client_scope,
+    load_feedback_config,
+    to_outcome,
+)
+from cds_service.feedback.identity import GENERATED_KEY_NAME, new_key
+from cds_service.feedback.summary import day_bounds, summary_body
+from cds_service.settings import Settings
+from cds_service.store import Store, StoredFeedback, StoreError, open_store, replay_cache_for
+from cds_service.valuesets import ValueSets
+
+from . import http, metrics
+from .logjson import configure_logging
+from .readiness import Readiness, check, load_valuesets_once
+
+log = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait before re-posting feedback the store could not take.
+RETRY_AFTER_SECONDS = 5
+
+
+class StoreUnavailable(CdsError):
+    """The store cannot take or give feedback now (503 with Retry-After; a re-post is safe)."""
+
+    status = 503
+    code = "transient"
+
+
+class _Observer:
+    """What the card policy reports: metrics (when on) and the request log line's card kinds."""
+
+    def __init__(self, metrics_enabled: bool):
+        self._metrics = metrics.MetricsObserver(note_cards=http.note_cards) if metrics_enabled else None
+
+    def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None:
+        if self._metrics is not None:
+            self._metrics.cards_issued(service_id, hook_instance, cards)
+        else:
+            http.note_cards(hook_instance, cards)
+
+    def store_call(self, operation: str, seconds: float, ok: bool) -> None:
+        if self._metrics is not None:
+            self._metrics.store_call(operation, seconds, ok)
+
+
+@dataclass
+class Operations:
+    store: Store
+    policy: StoreCardPolicy
+    feedback_config: FeedbackConfig
+    cards: CardLibrary
+    valuesets_dir: Path
+    metrics_enabled: bool
+    #: For ``security.init_app``: the store when replicas share it (PostgreSQL), else None.
+    replay_cache: Any = field(default=None)
+    _own_valuesets: ValueSets | None = field(default=None, repr=False)
+
+    def record_feedback(self, service_id: str, items: Sequence[dict], now: datetime) -> list[StoredFeedback]:
+        """Store validated feedback items (``protocol.validate_feedback``); duplicates are no-ops.
+
+        :raise StoreUnavailable: if the store cannot take them (nothing is half-stored; re-posting is safe).
+        """
+        outcomes = [to_outcome(service_id, item, now) for item in items]
+        try:
+            stored = self.store.record_feedback(outcomes)
+        except StoreError as exc:
+            log.warning("feedback not stored: %s", exc)
+            if self.metrics_enabled:
+                metrics.STORE_ERRORS.labels("record-feedback").inc()
+            raise StoreUnavailable("Feedback cannot be stored right now; send it again later.") from None
+        new = [(s, o) for s, o in zip(stored, outcomes) if s.new]
+        if self.metrics_enabled:
+            for s, o in new:
+                metrics.FEEDBACK.labels(service_id, s.kind or "unknown", o.outcome).inc()
+            if len(new) < len(stored):
+                metrics.FEEDBACK_DUPLICATES.labels(service_id).inc(len(stored) - len(new))
+        if has_request_context():  # for the request log line
+            g.cds_feedback_recorded, g.cds_feedback_duplicates = len(new), len(stored) - len(new)
+        return stored
+
+    def summary(self, service_id: str, start: date, end: date) -> dict:
+        """The summary body for cards ``service_id`` issued on the days ``start``..``end`` (UTC).
+
+        :raise StoreUnavailable: if the store cannot answer.
+        """
+        lower, upper = day_bounds(start, end)
+        try:
+            counts = self.store.summary(service_id, lower, upper, self.feedback_config.summary_top_reasons)
+        except StoreError as exc:
+            log.warning("feedback summary unavailable: %s", exc)
+            raise StoreUnavailable("The feedback store cannot answer right now.") from None
+        return summary_body(service_id, start, end, counts, self.cards)
+
+    def readiness(self, valuesets: ValueSets | None = None) -> Readiness:
+        """Store reachable, value sets loaded: the engine's (``valuesets``), else loaded here once."""
+        if valuesets is None:
+            if self._own_valuesets is None:
+                # An engine without value sets of its own (older wiring): load them once.
+                self._own_valuesets = load_valuesets_once(self.valuesets_dir)
+            valuesets = self._own_valuesets
+        return check(self.store, valuesets)
+
+
+def init_app(app: Flask, settings: Settings, cards: CardLibrary) -> Operations:
+    """Open the store, build the card policy, install logging, request hooks and metrics.
+
+    Call before ``security.init_app`` (so requests are timed and carry an id
+    from the start) and pass ``operations.policy`` to the Engine and
+    ``operations.replay_cache`` to ``security.init_app``.
+
+    :raise SettingsError: on a store URL that is not PostgreSQL.
+    :raise StoreError: if the store cannot be opened or migrated (start-up stops).
+    :raise FeedbackConfigError: if config/feedback.yaml is missing or wrong.
+    """
+    configure_logging(settings.log_json)
+    config = load_feedback_config(settings.content_dir / "config" / "feedback.yaml", cards)
+    store = open_store(settings)
+    # Without a configured key, one random key is made once and shared through
+    # the store, so all workers and replicas hash a patient the same way.
+    key = settings.patient_hash_key or store.meta_value(GENERATED_KEY_NAME, new_key())
+    critical = [k for k in cards.kinds if cards.template(k).indicator == "critical"]
+    policy = StoreCardPolicy(store, PatientHasher(key), config, critical, scope=client_scope,
+                             observer=_Observer(settings.metrics_enabled))
+    if settings.metrics_enabled:
+        metrics.wrap_fhir_events()
+        metrics.mark_worker_started()
+    http.install(app, settings.metrics_enabled)
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_unavailable(exc: StoreUnavailable):
+        resp = jsonify(error_body(exc.status, exc.code, exc.message))
+        resp.status_code = exc.status
+        resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return resp
+
+    operations = Operations(
+        store=store,
+        policy=policy,
+        feedback_config=config,
+        cards=cards,
+        valuesets_dir=settings.valuesets_dir,
+        metrics_enabled=settings.metrics_enabled,
+        replay_cache=replay_cache_for(store),
+    )
+    app.extensions["cds_ops"] = operations
+    return operations

@@ -1,0 +1,232 @@
+"""The embedded store: one SQLite file in WAL mode, shared by every worker of one host.
+
+Each process and thread has its own connection (never one used across a fork,
+so gunicorn ``--preload`` is safe); SQLite's file lock serialises writers
+across processes, and WAL lets readers go on while one writes. Writes are
+short transactions taken with ``BEGIN IMMEDIATE``, so a writer waits for the
+lock (up to the timeout) instead of failing half-way.
+
+Not for several replicas (each would have its own file) nor for a network file
+system (SQLite's locking is unreliable there): use ``PostgresStore``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from . import migrations
+from .base import FeedbackOutcome, IssuedCard, KindCounts, StoredFeedback, StoreError, SummaryCounts
+from .summary_rows import build_summary
+from .timefmt import to_text
+
+log = logging.getLogger(__name__)
+
+
+class SQLiteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: Path, timeout: float = 1.0,
+                 migration_list: Sequence[migrations.Migration] = migrations.SQLITE):
+        """Open (create) the file and apply pending migrations.
+
+        :raise StoreError: if the file cannot be created, opened or migrated.
+        """
+        self.path = Path(path)
+        self._timeout = timeout
+        self._local = threading.local()
+        self._opened: list[tuple[int, sqlite3.Connection]] = []
+        self._opened_lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store {self.path}: cannot create its folder ({type(exc).__name__})") from None
+        with self._errors("open"):
+            conn = self._connection()
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent, once per file
+            self._migrate(conn, migration_list)
+
+    # --- connections -----------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
+        conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        # WAL + NORMAL survives a process crash; an OS crash may lose the last
+        # transactions (a few issued-card records), never corrupt the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._opened_lock:
+                self._opened.append((os.getpid(), conn))
+        return conn
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            # The type only: a message may quote a value.
+            raise StoreError(f"sqlite store: {what} failed ({type(exc).__name__})") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            # Also after a failed COMMIT (busy): never leave the connection inside a transaction.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for pid, conn in opened:
+            if pid == os.getpid():
+                conn.close()
+        self._local = threading.local()
+
+    # --- schema ------------------------------------------------------------------
+
+    def _migrate(self, conn: sqlite3.Connection, migration_list: Sequence[migrations.Migration]) -> None:
+        with self._write() as tx:
+            tx.execute(migrations.SQLITE_BOOTSTRAP)
+            applied = [row[0] for row in tx.execute("SELECT version FROM schema_migrations")]
+            for m in migrations.pending(applied, migration_list):
+                for statement in m.statements:
+                    tx.execute(statement)
+                tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                           (m.version, m.name, to_text(datetime.now(timezone.utc))))
+                log.info("store migrated to version %d (%s)", m.version, m.name)
+
+    def schema_version(self) -> int:
+        with self._errors("schema version"):
+            row = self._connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return row[0] or 0
+
+    def ping(self) -> None:
+        with self._errors("ping"):
+            self._connection().execute("SELECT 1 FROM schema_migrations LIMIT 1").fetchall()
+
+    # --- writes ----------------------------------------------------------------
+
+    def record_issued(self, cards: Sequence[IssuedCard]) -> None:
+        if not cards:
+            return
+        rows = [(c.card_uuid, c.service_id, c.hook_instance, c.kind, c.indicator, c.patient_hash,
+                 to_text(c.issued_at)) for c in cards]
+        with self._errors("record issued cards"), self._write() as tx:
+            tx.executemany(
+                "INSERT INTO issued_cards (card_uuid, service_id, hook_instance, kind, indicator, patient_hash,"
+                " issued_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (card_uuid) DO NOTHING",
+                rows,
+            )
+
+    def record_feedback(self, items: Sequence[FeedbackOutcome]) -> list[StoredFeedback]:
+        if not items:
+            return []
+        with self._errors("record feedback"), self._write() as tx:
+            new = {}
+            for item in items:
+                cur = tx.execute(
+                    "INSERT INTO feedback (fingerprint, service_id, card_uuid, outcome, accepted_suggestions,"
+                    " reason_system, reason_code, has_comment, outcome_at, acted_at, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
+                    (item.fingerprint, item.service_id, item.card_uuid, item.outcome,
+                     json.dumps(list(item.accepted_suggestions)), item.reason_system, item.reason_code,
+                     int(item.has_comment), to_text(item.outcome_at), to_text(item.acted_at),
+                     to_text(item.received_at)),
+                )
+                # Two identical items in one post: the first is new, the second a duplicate.
+                new[item.fingerprint] = new.get(item.fingerprint, False) or cur.rowcount == 1
+            kinds = self._kinds(tx, {i.card_uuid for i in items})
+        seen: set[str] = set()
+        out = []
+        for item in items:
+            is_new = new[item.fingerprint] and item.fingerprint not in seen
+            seen.add(item.fingerprint)
+            out.append(StoredFeedback(item.fingerprint, is_new, kinds.get(item.card_uuid)))
+        return out
+
+    @staticmethod
+    def _kinds(conn: sqlite3.Connection, uuids: set[str]) -> dict[str, str]:
+        marks = ",".join("?" * len(uuids))
+        return dict(conn.execute(f"SELECT card_uuid, kind FROM issued_cards WHERE card_uuid IN ({marks})",
+                                 tuple(uuids)))
+
+    def meta_value(self, key: str, default: str) -> str:
+        with self._errors("store metadata"), self._write() as tx:
+            tx.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                       (key, default))
+            return tx.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()[0]
+
+    def purge(self, before: datetime) -> tuple[int, int]:
+        cutoff = to_text(before)
+        with self._errors("purge"), self._write() as tx:
+            cards = tx.execute("DELETE FROM issued_cards WHERE issued_at < ?", (cutoff,)).rowcount
+            feedback = tx.execute("DELETE FROM feedback WHERE received_at < ?", (cutoff,)).rowcount
+        return cards, feedback
+
+    # --- reads -------------------------------------------------------------------
+
+    def suppressed_kinds(self, patient_hash: str, reason_system: str, reason_codes: Iterable[str],
+                         since: datetime) -> set[str]:
+        codes = tuple(reason_codes)
+        if not codes:
+            return set()
+        marks = ",".join("?" * len(codes))
+        with self._errors("suppression lookup"):
+            rows = self._connection().execute(
+                "SELECT DISTINCT i.kind FROM issued_cards i JOIN feedback f ON f.card_uuid = i.card_uuid"
+                " WHERE i.patient_hash = ? AND f.outcome = 'overridden' AND f.reason_system = ?"
+                f" AND f.reason_code IN ({marks}) AND f.acted_at >= ?",
+                (patient_hash, reason_system, *codes, to_text(since)),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int) -> SummaryCounts:
+        window = (service_id, to_text(start), to_text(end))
+        issued_in_range = "i.service_id = ? AND i.issued_at >= ? AND i.issued_at < ?"
+        with self._errors("summary"):
+            conn = self._connection()
+            shown = conn.execute(
+                f"SELECT i.kind, COUNT(*) FROM issued_cards i WHERE {issued_in_range} GROUP BY i.kind", window
+            ).fetchall()
+            outcomes = conn.execute(
+                "SELECT i.kind, f.outcome, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
+                f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {issued_in_range} GROUP BY i.kind, f.outcome",
+                window,
+            ).fetchall()
+            reasons = conn.execute(
+                "SELECT i.kind, f.reason_system, f.reason_code, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
+                f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {issued_in_range}"
+                " AND f.outcome = 'overridden' GROUP BY i.kind, f.reason_system, f.reason_code",
+                window,
+            ).fetchall()
+            unmatched = conn.execute(
+                "SELECT COUNT(DISTINCT f.card_uuid) FROM feedback f"
+                " LEFT JOIN issued_cards i ON i.card_uuid = f.card_uuid"
+                " WHERE i.card_uuid IS NULL AND f.service_id = ? AND f.received_at >= ? AND f.received_at < ?",
+                window,
+            ).fetchone()[0]
+        return build_summary(shown, outcomes, reasons, unmatched, top_reasons)
+
+
+__all__ = ["SQLiteStore", "KindCounts"]
