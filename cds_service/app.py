@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -9,15 +10,10 @@ from flask import Flask
 from flask_cors import CORS
 
 from . import security, views
-from .cardbuilder import CardLibrary
 from .errors import register_error_handlers
 from .fhir.access import invalid_allowlist_entries
 from .ops.wiring import init_app as init_operations
-from .pipeline import Engine
-from .reading import check_valuesets
-from .registry import ServiceRegistry, load_definitions
-from .rules.config import load_rule_config
-from .valuesets import load_valuesets
+from .pipeline import load_engine
 from .settings import Settings, SettingsError
 
 
@@ -43,21 +39,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # keep cards' fields in the spec's reading order
-    registry = ServiceRegistry(load_definitions(settings.hooks_dir))
-    cards = CardLibrary(settings.cards_dir)
-    valuesets = load_valuesets(settings.valuesets_dir)
-    check_valuesets(valuesets)  # every value set the reader needs is there, or start-up stops
-    rules = load_rule_config(settings.content_dir / "config" / "guidelines")
+    engine = load_engine(settings)
     register_error_handlers(app)
     # --- feedback store and operations (issue 7) --------------------------------
     # The store (issued cards, feedback, suppression; on PostgreSQL also the JWT
     # replay cache shared by replicas), the card policy, JSON logs, metrics,
     # /readyz. Before security.init_app, so request ids and timing wrap
     # authentication too.
-    operations = init_operations(app, settings, cards)
+    operations = init_operations(app, settings, engine.cards)
     # --- end of issue 7 block ------------------------------------------------------
-    app.extensions["cds_engine"] = Engine(settings=settings, registry=registry, cards=cards, valuesets=valuesets,
-                                          rules=rules, policy=operations.policy)
+    app.extensions["cds_engine"] = dataclasses.replace(engine, policy=operations.policy)
     # Authentication runs before any other request hook but the request id/timing
     # above (CDS Hooks "Trusting CDS Clients").
     security.init_app(app, settings, replay_cache=operations.replay_cache)

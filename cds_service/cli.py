@@ -2,7 +2,8 @@
 
 ``cds-service serve`` runs gunicorn with the settings of ``config/settings.yaml``
 and ``CDS_*`` (port, workers, threads, timeouts); ``cds-service check-config``
-loads settings and every content file and says what is wrong, if anything.
+loads settings and every content file and says what is wrong, if anything;
+``cds-service replay REQUEST.json`` evaluates a saved hook request offline.
 """
 
 from __future__ import annotations
@@ -71,6 +72,29 @@ def _check_config(settings: Settings) -> int:
     return 0
 
 
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from .errors import CdsError
+    from .replay import as_text, load_request, replay
+
+    now = None
+    if args.now:
+        now = datetime.fromisoformat(args.now)
+        now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    try:
+        response = replay(settings, load_request(Path(args.request)), args.service, now)
+    except CdsError as exc:
+        detail = f" {exc.errors}" if exc.errors else ""
+        print(f"cds-service replay: {exc.status if exc.status != 500 else 'error'}: {exc.message}{detail}",
+              file=sys.stderr)
+        return 1
+    print(json.dumps(response, indent=2) if args.format == "json" else as_text(response))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port (default from settings)")
     serve.add_argument("--workers", type=int)
     sub.add_parser("check-config", help="validate settings, service definitions and card templates")
+    rep = sub.add_parser("replay", help="evaluate a saved hook request offline and print the cards")
+    rep.add_argument("request", help="a CDS Hooks request body (JSON file) with its prefetch")
+    rep.add_argument("--service", help="service id (default: the service for the request's hook)")
+    rep.add_argument("--format", choices=["text", "json"], default="text")
+    rep.add_argument("--now", help="evaluate as of this ISO date-time (UTC), e.g. 2026-11-26")
     args = parser.parse_args(argv)
 
     overrides = {k: v for k, v in vars(args).items() if k in ("host", "port", "workers") and v is not None}
@@ -86,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.load(**overrides)
         if args.command == "serve":
             return _serve(settings)
+        if args.command == "replay":
+            return _replay(settings, args)
         return _check_config(settings)
     except SettingsError as exc:
         print(f"cds-service: {exc}", file=sys.stderr)

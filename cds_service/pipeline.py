@@ -63,6 +63,28 @@ class Engine:
     policy: CardPolicy = field(default_factory=NullCardPolicy)
 
 
+def load_engine(settings: Settings, policy: CardPolicy | None = None) -> Engine:
+    """Load and check every content file once: services, card templates, value sets, rules.
+
+    :raise DefinitionError, CardContentError, ValueSetError, RuleConfigError: naming the file at fault.
+    """
+    from .reading import check_valuesets
+    from .registry import load_definitions
+    from .rules.config import load_rule_config
+    from .valuesets import load_valuesets
+
+    valuesets = load_valuesets(settings.valuesets_dir)
+    check_valuesets(valuesets)  # every value set the reader needs is there, or start-up stops
+    return Engine(
+        settings=settings,
+        registry=ServiceRegistry(load_definitions(settings.hooks_dir)),
+        cards=CardLibrary(settings.cards_dir),
+        valuesets=valuesets,
+        rules=load_rule_config(settings.content_dir / "config" / "guidelines"),
+        policy=policy or NullCardPolicy(),
+    )
+
+
 def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None = None) -> dict:
     """The CDS Hooks response for ``body`` sent to ``service``.
 
