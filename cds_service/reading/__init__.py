@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from ..record import PatientRecord
 from ..valuesets import ValueSets
 from .dates import age_in_years, parse_date
+from .fhir_access import ODD_DATA
 from .emg_text import read_emg_text
 from .facts import condition_facts, observation_facts, required_valuesets
 from .findings import MIMIC_KINDS, condition_findings, red_flags, root_problems, symptoms
@@ -63,8 +64,6 @@ REQUIRED_VALUESETS = frozenset(
     | {"body-temperature", "inr", "platelet-count", "anticoagulant", "antiplatelet", "cardiac-device"}
 )
 
-#: Errors an odd resource may raise in the reader; such a resource is skipped and counted.
-_ODD_DATA = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
 
 
 def check_valuesets(vs: ValueSets) -> None:
@@ -86,7 +85,13 @@ def read_record(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     now = now.astimezone(timezone.utc)
-    unread = 0
+    unread = [0]
+
+    def skipped(resource_type: str, exc: Exception) -> None:
+        # Type names only: the exception text may quote patient data.
+        log.warning("clinical reader skipped a %s it could not read (%s)", resource_type, type(exc).__name__)
+        unread[0] += 1
+
     birth = parse_date(getattr(record.patient, "birthDate", None)) if record.patient is not None else None
     sex = getattr(record.patient, "gender", None) if record.patient is not None else None
 
@@ -94,34 +99,20 @@ def read_record(
     for condition in record.conditions:
         try:
             facts.extend(condition_facts(condition, vs, birth))
-        except _ODD_DATA as exc:
-            unread += _skip("Condition", exc)
+        except ODD_DATA as exc:
+            skipped("Condition", exc)
     for obs in record.observations:
         try:
             facts.extend(observation_facts(obs, vs, now, policy.observation_lookback_days))
-        except _ODD_DATA as exc:
-            unread += _skip("Observation", exc)
-    try:
-        facts.extend(fever_readings(record.observations, vs, now, policy))
-        inr, platelets = labs(record.observations, vs, now, policy)
-    except _ODD_DATA as exc:
-        unread += _skip("Observation", exc)
-        inr = platelets = None
-    try:
-        mri_reports, emg_reports = read_reports(record.diagnostic_reports, vs)
-    except _ODD_DATA as exc:
-        unread += _skip("DiagnosticReport", exc)
-        mri_reports, emg_reports = (), ()
-    try:
-        anticoagulants, antiplatelets = medications(record.medication_requests, facts, vs)
-    except _ODD_DATA as exc:
-        unread += _skip("MedicationRequest", exc)
-        anticoagulants, antiplatelets = (), ()
-    try:
-        devices = cardiac_devices(record.devices, facts, vs)
-    except _ODD_DATA as exc:
-        unread += _skip("Device", exc)
-        devices = ()
+        except ODD_DATA as exc:
+            skipped("Observation", exc)
+    # The same odd Observation must not count twice: fever and labs re-read only the coded ones.
+    quiet = lambda *_: None  # noqa: E731
+    facts.extend(fever_readings(record.observations, vs, now, policy, quiet))
+    inr, platelets = labs(record.observations, vs, now, policy, quiet)
+    mri_reports, emg_reports = read_reports(record.diagnostic_reports, vs, skipped)
+    anticoagulants, antiplatelets = medications(record.medication_requests, facts, vs, skipped)
+    devices = cardiac_devices(record.devices, facts, vs, skipped)
 
     diabetes = condition_findings(facts, ("diabetes",))
     return ClinicalPicture(
@@ -142,12 +133,7 @@ def read_record(
         diabetes=diabetes[0] if diabetes else None,
         inr=inr,
         platelets=platelets,
-        unread_resources=unread,
+        unread_resources=unread[0],
         data_gaps=tuple(g.key for g in record.gaps),
     )
 
-
-def _skip(resource_type: str, exc: Exception) -> int:
-    # Type names only: the exception text may quote patient data.
-    log.warning("clinical reader skipped a %s it could not read (%s)", resource_type, type(exc).__name__)
-    return 1

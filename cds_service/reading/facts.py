@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -138,7 +138,6 @@ class Fact:
     roots: tuple[str, ...] = ()
     limb: str | None = None
     subtype: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def required_valuesets() -> set[str]:

@@ -15,6 +15,10 @@ from ..valuesets import Concept, ValueSets, canonical_system
 from .attributes import clip
 from .model import CODED, TEXT, Evidence
 
+#: Errors odd but parseable data may raise in the reader: such a resource is skipped and
+#: counted, never allowed to stop the reading of the rest of the record.
+ODD_DATA = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
+
 #: Text larger than this in one attachment is cut before reading (the reader cuts again).
 MAX_ATTACHMENT_BYTES = 256 * 1024
 

@@ -9,13 +9,14 @@ Its text is the ``conclusion`` (the impression) plus text/plain or text/html
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, Callable
 
 from ..valuesets import ValueSets
 from .attributes import clip
 from .dates import PartialDate, choice_date, parse_date
 from .emg_text import read_emg_text
-from .fhir_access import as_list, attachment_text, codings, concept_text, match_coded, rid, rtype
+from .fhir_access import ODD_DATA, as_list, attachment_text, coded_evidence, codings, concept_text, match_coded, rid, rtype
 from .model import TEXT, EmgReport, Evidence, MriReport
 from .mri_text import read_mri_text
 from .orders import ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, kind_from_text, regions_from_text
@@ -24,37 +25,51 @@ _SKIP_STATUS = {"entered-in-error", "cancelled"}
 REPORT_VALUESETS = ("report-electrodiagnostic", "report-generic-imaging")
 
 
-def read_reports(reports: list[Any], vs: ValueSets) -> tuple[tuple[MriReport, ...], tuple[EmgReport, ...]]:
-    """(spine MRI reports, EMG/NCS reports), newest first; other reports are ignored."""
+def read_reports(
+    reports: list[Any], vs: ValueSets, skipped: Callable[[str, Exception], None] | None = None
+) -> tuple[tuple[MriReport, ...], tuple[EmgReport, ...]]:
+    """(spine MRI reports, EMG/NCS reports), newest first; other reports are ignored.
+
+    A report that cannot be read is passed to ``skipped`` (or re-raised without one).
+    """
     mri: list[MriReport] = []
     emg: list[EmgReport] = []
     for report in reports:
-        status = (getattr(report, "status", None) or "").lower()
-        if status in _SKIP_STATUS:
-            continue
-        kind, regions, code_ev = _classify(report, vs)
-        text = _report_text(report)
-        if kind is None and text:
-            # A generic or missing code: the report's own title line may say what it is.
-            kind = kind_from_text(text.strip().split("\n", 1)[0])
-            regions = regions_from_text(text[:300]) if kind == SPINE_MRI else ()
-            code_ev = None
-        if kind is None:
-            continue
-        date = choice_date(report, "effective") or parse_date(getattr(report, "issued", None))
-        title = concept_text(getattr(report, "code", None)) or (text or "").strip().split("\n", 1)[0]
-        evidence = (code_ev or Evidence(rtype(report), rid(report), date.text if date else None, clip(title or kind), TEXT),)
-        if code_ev is not None:
-            evidence = (Evidence(code_ev.resource_type, code_ev.resource_id, date.text if date else None, code_ev.text,
-                                 code_ev.matched_by, code=code_ev.code, value_set=code_ev.value_set,
-                                 verification=code_ev.verification),)
-        if kind == SPINE_MRI:
-            mri.append(MriReport(evidence, date, status or None, regions, read_mri_text(text or ""), text_available=bool(text)))
-        else:
-            emg.append(EmgReport(evidence, date, status or None, read_emg_text(text or ""), text_available=bool(text)))
+        try:
+            _read_one(report, vs, mri, emg)
+        except ODD_DATA as exc:
+            if skipped is None:
+                raise
+            skipped("DiagnosticReport", exc)
     mri.sort(key=lambda r: _newest_first(r.date))
     emg.sort(key=lambda r: _newest_first(r.date))
     return tuple(mri), tuple(emg)
+
+
+def _read_one(report: Any, vs: ValueSets, mri: list[MriReport], emg: list[EmgReport]) -> None:
+    status = (getattr(report, "status", None) or "").lower()
+    if status in _SKIP_STATUS:
+        return
+    kind, regions, code_ev = _classify(report, vs)
+    text = _report_text(report)
+    if kind is None and text:
+        # A generic or missing code: the report's own title line may say what it is.
+        kind = kind_from_text(text.strip().split("\n", 1)[0])
+        regions = regions_from_text(text[:300]) if kind == SPINE_MRI else ()
+        code_ev = None
+    if kind is None:
+        return
+    date = choice_date(report, "effective") or parse_date(getattr(report, "issued", None))
+    date_text = date.text if date else None
+    if code_ev is not None:
+        evidence = (dataclasses.replace(code_ev, date=date_text),)
+    else:
+        title = concept_text(getattr(report, "code", None)) or (text or "").strip().split("\n", 1)[0]
+        evidence = (Evidence(rtype(report), rid(report), date_text, clip(title or kind), TEXT),)
+    if kind == SPINE_MRI:
+        mri.append(MriReport(evidence, date, status or None, regions, read_mri_text(text or ""), text_available=bool(text)))
+    else:
+        emg.append(EmgReport(evidence, date, status or None, read_emg_text(text or ""), text_available=bool(text)))
 
 
 def _newest_first(d: PartialDate | None):
@@ -87,8 +102,6 @@ def _classify(report: Any, vs: ValueSets) -> tuple[str | None, tuple[str, ...], 
 
 
 def _ev(report: Any, entry, coding) -> Evidence:
-    from .fhir_access import coded_evidence
-
     return coded_evidence(report, None, entry, coding)
 
 

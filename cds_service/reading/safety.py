@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from ..valuesets import ValueSets
 from .attributes import clip
 from .dates import PartialDate, choice_date, parse_date
 from .facts import Fact
-from .fhir_access import as_list, coded_evidence, concept_text, match_coded, quantity, rid, rtype, status_codes
-from .model import CODED, TEXT, CardiacDevice, Evidence, LabValue, Medication, sort_evidence
+from .fhir_access import ODD_DATA, as_list, coded_evidence, concept_text, match_coded, quantity, rid, rtype
+from .model import TEXT, CardiacDevice, Evidence, LabValue, Medication, sort_evidence
 from .policy import ReadingPolicy
 from .text import AFFIRMED, CLINICAL, compile_terms, normalise
 
@@ -23,13 +24,28 @@ _GONE = {"inactive", "entered-in-error"}
 _ICD_DEVICE = re.compile(r"(?<![A-Za-z])(?:ICD|S-ICD|CRT-D)(?![A-Za-z])")
 
 
-def medications(requests: list[Any], facts: list[Fact], vs: ValueSets) -> tuple[tuple[Medication, ...], tuple[Medication, ...]]:
+Skipped = Callable[[str, Exception], None]
+
+
+def _each(items: list[Any], resource_type: str, skipped: Skipped, read: Callable[[Any], None]) -> None:
+    """``read`` every item; one that raises on odd data is reported to ``skipped`` and passed over."""
+    for item in items:
+        try:
+            read(item)
+        except ODD_DATA as exc:
+            skipped(resource_type, exc)
+
+
+def medications(
+    requests: list[Any], facts: list[Fact], vs: ValueSets, skipped: Skipped
+) -> tuple[tuple[Medication, ...], tuple[Medication, ...]]:
     """(anticoagulants, antiplatelets) from MedicationRequests and long-term-use conditions (Z79.01 ...)."""
     found: dict[tuple[str, str | None], list[Evidence]] = {}
-    for req in requests:
+
+    def read(req: Any) -> None:
         status = (getattr(req, "status", None) or "unknown").lower()
         if status not in _TAKEN:
-            continue
+            return
         med = getattr(req, "medicationCodeableConcept", None)
         ref = getattr(req, "medicationReference", None)
         text = concept_text(med) or (getattr(ref, "display", None) or "")
@@ -44,6 +60,8 @@ def medications(requests: list[Any], facts: list[Fact], vs: ValueSets) -> tuple[
             if term:
                 ev = Evidence(rtype(req), rid(req), date, clip(text), TEXT)
                 found.setdefault((kind, term), []).append(ev)
+
+    _each(requests, "MedicationRequest", skipped, read)
     for f in facts:
         if f.key in ("anticoagulant", "antiplatelet") and f.current:
             found.setdefault((f.key, None), []).append(f.evidence)
@@ -71,12 +89,14 @@ def _term_match(vs: ValueSets, name: str, text: str) -> str | None:
     return to_ingredient.get(" ".join(m.group(0).lower().split())) if m else None
 
 
-def cardiac_devices(devices: list[Any], facts: list[Fact], vs: ValueSets) -> tuple[CardiacDevice, ...]:
+def cardiac_devices(devices: list[Any], facts: list[Fact], vs: ValueSets, skipped: Skipped) -> tuple[CardiacDevice, ...]:
+    """Pacemakers and defibrillators from Devices (type, name) and from Conditions (Z95.0 ...)."""
     found: dict[str, list[Evidence]] = {}
-    for dev in devices:
+
+    def read(dev: Any) -> None:
         status = (getattr(dev, "status", None) or "").lower()
         if status in _GONE:
-            continue
+            return
         type_cc = getattr(dev, "type", None)
         names = [getattr(n, "name", None) or "" for n in as_list(getattr(dev, "deviceName", None))]
         text = "; ".join(t for t in [concept_text(type_cc), *names] if t)
@@ -84,10 +104,12 @@ def cardiac_devices(devices: list[Any], facts: list[Fact], vs: ValueSets) -> tup
         if hits:
             for _, entry, coding in hits:
                 found.setdefault(entry.attr("subtype") or "other-cardiac-implant", []).append(coded_evidence(dev, None, entry, coding))
-            continue
+            return
         kind = _device_kind_from_text(text)
         if kind:
             found.setdefault(kind, []).append(Evidence(rtype(dev), rid(dev), None, clip(text), TEXT))
+
+    _each(devices, "Device", skipped, read)
     for f in facts:
         if f.key == "cardiac-device" and f.current:
             found.setdefault(f.subtype or "other-cardiac-implant", []).append(f.evidence)
@@ -108,26 +130,29 @@ def _device_kind_from_text(text: str) -> str | None:
     return None
 
 
-def fever_readings(observations: list[Any], vs: ValueSets, now: datetime, policy: ReadingPolicy) -> list[Fact]:
+def fever_readings(observations: list[Any], vs: ValueSets, now: datetime, policy: ReadingPolicy, skipped: Skipped) -> list[Fact]:
     """Fever facts from body temperatures at or above the policy threshold, recent and dated."""
-    out = []
-    for obs in observations:
+    out: list[Fact] = []
+
+    def read(obs: Any) -> None:
         if (getattr(obs, "status", None) or "").lower() in ("entered-in-error", "cancelled"):
-            continue
+            return
         hits = match_coded(vs, ("body-temperature",), getattr(obs, "code", None))
         if not hits:
-            continue
+            return
         q = quantity(getattr(obs, "valueQuantity", None))
         when = choice_date(obs, "effective") or parse_date(getattr(obs, "issued", None))
         if q is None or when is None or when.days_before(now)[0] > policy.recent_fever_days:
-            continue
+            return
         celsius = _celsius(*q)
         if celsius is None or celsius < policy.fever_celsius:
-            continue
+            return
         _, entry, coding = hits[0]
         ev = coded_evidence(obs, when.text, entry, coding)
-        ev = Evidence(ev.resource_type, ev.resource_id, ev.date, clip(f"{entry.display} {q[0]:g} {q[1] or ''}".strip()), CODED, AFFIRMED, ev.code, ev.value_set, ev.verification)
+        ev = dataclasses.replace(ev, text=clip(f"{entry.display} {q[0]:g} {q[1] or ''}".strip()))
         out.append(Fact("fever", AFFIRMED, ev, when, "onset", True))
+
+    _each(observations, "Observation", skipped, read)
     return out
 
 
@@ -140,12 +165,15 @@ def _celsius(value: float, unit: str | None) -> float | None:
     return value if 30 <= value <= 45 else None  # no unit: a plausible Celsius body temperature
 
 
-def labs(observations: list[Any], vs: ValueSets, now: datetime, policy: ReadingPolicy) -> tuple[LabValue | None, LabValue | None]:
+def labs(
+    observations: list[Any], vs: ValueSets, now: datetime, policy: ReadingPolicy, skipped: Skipped
+) -> tuple[LabValue | None, LabValue | None]:
     """(latest INR, latest platelet count in 10*3/uL) within the policy's lookback."""
     latest: dict[str, tuple[PartialDate, LabValue]] = {}
-    for obs in observations:
+
+    def read(obs: Any) -> None:
         if (getattr(obs, "status", None) or "").lower() in ("entered-in-error", "cancelled"):
-            continue
+            return
         for kind, name in (("inr", "inr"), ("platelets", "platelet-count")):
             hits = match_coded(vs, (name,), getattr(obs, "code", None))
             if not hits:
@@ -162,6 +190,8 @@ def labs(observations: list[Any], vs: ValueSets, now: datetime, policy: ReadingP
             lab = LabValue(kind, value, unit, when.text, (ev,))
             if kind not in latest or when.latest > latest[kind][0].latest:
                 latest[kind] = (when, lab)
+
+    _each(observations, "Observation", skipped, read)
     return (latest["inr"][1] if "inr" in latest else None, latest["platelets"][1] if "platelets" in latest else None)
 
 

@@ -497,10 +497,6 @@ EMG = Lexicon(lx.EMG_CONCEPTS, exclusive=True)
 CLINICAL = Lexicon(lx.CLINICAL_CONCEPTS, exclusive=False, blockers=lx.CLINICAL_BLOCKERS, experiencer=True)
 
 
-def find_all(rx: re.Pattern, text: str) -> list[re.Match]:
-    return list(rx.finditer(text))
-
-
 def compile_terms(terms: Iterable[str]) -> re.Pattern | None:
     """One case-insensitive whole-word pattern for literal terms (drug names, say); None for no terms."""
     alts = sorted({re.escape(t.strip()) for t in terms if t and t.strip()}, key=len, reverse=True)

@@ -369,3 +369,25 @@ def test_an_unreadable_resource_is_skipped_and_counted(vs, now, caplog):
     assert picture.unread_resources == 1
     assert _flags(picture) == {("cauda-equina", "saddle-anesthesia")}
     assert "Jane" not in caplog.text and "TypeError" in caplog.text
+
+
+def test_one_odd_report_or_medication_does_not_hide_the_others(vs, now):
+    class Odd:
+        def __init__(self, kind):
+            self.kind = kind
+
+        def get_resource_type(self):
+            return self.kind
+
+        @property
+        def status(self):
+            raise ValueError("odd")
+
+    rec = record(report(cc(None, (LOINC, "24968-0")), conclusion="Mild bulge at L4-5."),
+                 med_request(cc("Apixaban 5 mg")))
+    rec.diagnostic_reports.insert(0, Odd("DiagnosticReport"))
+    rec.medication_requests.insert(0, Odd("MedicationRequest"))
+    rec.devices.append(Odd("Device"))
+    picture = read_record(rec, vs, now)
+    assert picture.unread_resources == 3
+    assert len(picture.mri_reports) == 1 and [m.ingredient for m in picture.anticoagulants] == ["apixaban"]
