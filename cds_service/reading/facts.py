@@ -168,6 +168,31 @@ def condition_facts(condition: Any, vs: ValueSets, birth: PartialDate | None) ->
     return _facts(condition, vs, [code], texts, site_text, certainty, onset, basis, current, date_text)
 
 
+def order_reason_facts(order: Any, vs: ValueSets) -> list[Fact]:
+    """Facts an order's reasonCode states (codings and text), as if it were a current Condition."""
+    shim = _OrderShim(order)
+    concept = _Concept(list(getattr(order, "reason_codings", ()) or ()))
+    texts = [getattr(order, "reason_text", "") or ""]
+    # The reason text repeats the coding displays: read it only for what the codes did not say.
+    return _facts(shim, vs, [concept], texts, "", AFFIRMED, None, None, True, getattr(order, "authored_on", None))
+
+
+@dataclass(frozen=True)
+class _Concept:
+    coding: list
+
+
+class _OrderShim:
+    """A DraftOrder seen as a resource for evidence (type and id)."""
+
+    def __init__(self, order: Any):
+        self._order = order
+        self.id = getattr(order, "id", None)
+
+    def get_resource_type(self) -> str:
+        return getattr(self._order, "resource_type", "ServiceRequest")
+
+
 def observation_facts(observation: Any, vs: ValueSets, now: datetime, lookback_days: int) -> list[Fact]:
     """Facts an Observation states (signs and symptoms), unless its value says the sign is absent."""
     status = (getattr(observation, "status", None) or "").lower()

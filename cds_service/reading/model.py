@@ -85,6 +85,9 @@ class OrderInfo:
     #: The codings/text that matched.
     evidence: tuple[Evidence, ...]
     order_reference: str | None = None
+    #: What the order's reasonCode says (coded or text), read like a problem-list entry:
+    #: kind is a reader concept ("radiculopathy", "axial-pain", "urinary-retention", ...).
+    indications: tuple["ConditionFinding", ...] = ()
 
     @property
     def region(self) -> str | None:

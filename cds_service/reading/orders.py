@@ -14,8 +14,9 @@ import re
 from ..orders import DraftOrder
 from ..valuesets import ValueSets, canonical_system
 from . import lexicon as lx
-from .attributes import clip
-from .model import CODED, TEXT, Evidence, OrderInfo
+from .attributes import clip, merge_sides
+from .facts import order_reason_facts
+from .model import CODED, TEXT, ConditionFinding, Evidence, OrderInfo, sort_evidence
 
 SPINE_MRI, ELECTRODIAGNOSTIC = "spine-mri", "electrodiagnostic"
 
@@ -105,6 +106,7 @@ def classify_order(order: DraftOrder, vs: ValueSets) -> OrderInfo | None:
         studies |= _studies_from_text(text)
         limbs, side = _limbs_and_side(text + " ; " + site)
     ordered_regions = tuple(r for r in _REGION_ORDER if r in regions)
+    indications = _indications(order, vs)
     return OrderInfo(
         kind=kind,
         regions=ordered_regions,
@@ -115,7 +117,28 @@ def classify_order(order: DraftOrder, vs: ValueSets) -> OrderInfo | None:
         matched_by=matched_by,
         evidence=tuple(evidence),
         order_reference=order.reference,
+        indications=indications,
     )
+
+
+def _indications(order: DraftOrder, vs: ValueSets) -> tuple[ConditionFinding, ...]:
+    grouped: dict[str, list] = {}
+    for fact in order_reason_facts(order, vs):
+        grouped.setdefault(fact.key, []).append(fact)
+    out = []
+    for key, facts in grouped.items():
+        out.append(
+            ConditionFinding(
+                kind=key,
+                side=merge_sides(*(f.side for f in facts)),
+                subtype=next((f.subtype for f in facts if f.subtype), None),
+                certainty="affirmed" if any(f.certainty == "affirmed" for f in facts) else "hedged",
+                onset=None,
+                evidence=sort_evidence(f.evidence for f in facts),
+                region=next((f.region for f in facts if f.region), None),
+            )
+        )
+    return tuple(out)
 
 
 def kind_from_text(text: str) -> str | None:

@@ -99,3 +99,20 @@ def test_evidence_of_a_coded_order_names_code_value_set_and_mark(vs):
     assert (ev.matched_by, ev.code, ev.value_set, ev.verification, ev.text) == (
         "coded", f"{CPT}|72148", "order-mri-spine-lumbar", "V", "MRI lumbar spine without contrast")
     assert info.region == "lumbar" and info.order_reference == "ServiceRequest/o1"
+
+
+def test_reason_codes_and_text_become_indications(vs):
+    order = read_order({
+        "resourceType": "ServiceRequest", "id": "o2", "code": {"coding": [{"system": CPT, "code": "72148"}]},
+        "reasonCode": [{"coding": [{"system": SCT, "code": "128196005", "display": "Lumbar radiculopathy"}]},
+                       {"text": "Right leg weakness; rule out cauda equina syndrome. No fever."}],
+    })
+    found = {(i.kind, i.certainty, i.evidence[0].matched_by) for i in classify_order(order, vs).indications}
+    assert ("radiculopathy", "affirmed", "coded") in found
+    assert ("cauda-equina-syndrome", "hedged", "text") in found
+    assert ("weakness", "affirmed", "text") in found
+    assert not any(kind == "fever" for kind, _, _ in found)
+
+
+def test_an_order_without_reasons_has_no_indications(vs):
+    assert classify_order(_order(None, (CPT, "72148")), vs).indications == ()
