@@ -388,7 +388,8 @@ REGION_WORDS: list[tuple[str, str]] = [
 
 CLINICAL_CONCEPTS: dict[str, list[str]] = {
     # cauda equina
-    "cauda_equina": [r"cauda equina(?: syndrome)?", r"ces"],
+    # Not "CES" (the CES-D depression scale) and not "mets" (exercise METs): abbreviations that collide.
+    "cauda_equina": [r"cauda equina(?: syndrome)?"],
     "urinary_retention": [
         r"urinary retention", r"retention of urine", r"(?:unable|inability) to (?:void|urinate)",
         r"incomplete (?:bladder )?emptying", r"(?:elevated|high|large) post[- ]?void residual",
@@ -460,7 +461,7 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
         r"cancer", r"carcinoma", r"malignan(?:cy|cies|t)", r"lymphoma", r"(?:multiple )?myeloma", r"sarcoma",
         r"leuka?emia", r"melanoma", r"adenocarcinoma",
     ],
-    "metastasis": [r"metasta(?:sis|ses|tic)(?: disease)?", r"mets"],
+    "metastasis": [r"metasta(?:sis|ses|tic)(?: disease)?"],
     # trauma
     "spine_fracture": [
         r"(?:vertebral|spinal|spine|compression|burst|odontoid|chance|sacral|(?:[ctl]\d{1,2})) fractures?",
