@@ -174,7 +174,8 @@ def order_reason_facts(order: Any, vs: ValueSets) -> list[Fact]:
     concept = _Concept(list(getattr(order, "reason_codings", ()) or ()))
     texts = [getattr(order, "reason_text", "") or ""]
     # The reason text repeats the coding displays: read it only for what the codes did not say.
-    return _facts(shim, vs, [concept], texts, "", AFFIRMED, None, None, True, getattr(order, "authored_on", None))
+    authored = parse_date(getattr(order, "authored_on", None))
+    return _facts(shim, vs, [concept], texts, "", AFFIRMED, None, None, True, authored.text if authored else None)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from ..orders import DraftOrder
 from ..valuesets import ValueSets, canonical_system
 from . import lexicon as lx
 from .attributes import clip, merge_sides
+from .dates import parse_date
 from .facts import order_reason_facts
 from .model import CODED, TEXT, ConditionFinding, Evidence, OrderInfo, sort_evidence
 
@@ -59,6 +60,8 @@ def classify_order(order: DraftOrder, vs: ValueSets) -> OrderInfo | None:
     contrast = None
     studies: set[str] = set()
     evidence: list[Evidence] = []
+    authored_date = parse_date(order.authored_on)
+    authored = authored_date.text if authored_date else None
     for coding in order.codings:
         for name, (vs_kind, detail) in ORDER_VALUESETS.items():
             entry = vs.lookup(name, coding.system, coding.code)
@@ -78,7 +81,7 @@ def classify_order(order: DraftOrder, vs: ValueSets) -> OrderInfo | None:
                 Evidence(
                     resource_type=order.resource_type,
                     resource_id=order.id,
-                    date=order.authored_on,
+                    date=authored,
                     text=clip(coding.display or entry.display),
                     matched_by=CODED,
                     code=f"{canonical_system(coding.system)}|{coding.code}",
@@ -94,7 +97,7 @@ def classify_order(order: DraftOrder, vs: ValueSets) -> OrderInfo | None:
         if kind is None:
             return None
         evidence.append(
-            Evidence(order.resource_type, order.id, order.authored_on, clip(text), TEXT)
+            Evidence(order.resource_type, order.id, authored, clip(text), TEXT)
         )
     if kind == SPINE_MRI:
         if not regions:

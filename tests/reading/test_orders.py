@@ -116,3 +116,10 @@ def test_reason_codes_and_text_become_indications(vs):
 
 def test_an_order_without_reasons_has_no_indications(vs):
     assert classify_order(_order(None, (CPT, "72148")), vs).indications == ()
+
+
+def test_evidence_dates_are_iso_dates(vs):
+    order = read_order({"resourceType": "ServiceRequest", "id": "o3", "authoredOn": "2026-11-26T09:30:00+00:00",
+                        "code": {"text": "MRI L-spine w/o"}, "reasonCode": [{"text": "sciatica"}]})
+    info = classify_order(order, vs)
+    assert info.evidence[0].date == "2026-11-26" and info.indications[0].evidence[0].date == "2026-11-26"
