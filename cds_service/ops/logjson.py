@@ -37,6 +37,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,  # which gunicorn worker
             "message": record.getMessage(),
         }
         request_id = getattr(record, "request_id", None) or request_id_var.get()

@@ -17,6 +17,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,10 +51,31 @@ class SQLiteStore:
             raise StoreError(f"store {self.path}: cannot create its folder ({type(exc).__name__})") from None
         with self._errors("open"):
             conn = self._connection()
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent, once per file
+            self._enable_wal(conn)
             self._migrate(conn, migration_list)
 
     # --- connections -----------------------------------------------------------
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL (persistent: once per file).
+
+        Changing the journal mode answers "database is locked" at once while another
+        process has the new file open, without waiting on the busy timeout; workers
+        starting together hit that, so try again until the timeout.
+
+        :raise sqlite3.OperationalError: if it stays locked; StoreError if WAL is refused.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
+        if str(mode).lower() != "wal":
+            raise StoreError(f"sqlite store: {self.path} cannot use WAL (journal mode {mode})")
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
