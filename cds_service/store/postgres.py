@@ -190,13 +190,22 @@ class PostgresStore:
         rows = [(c.card_uuid, c.service_id, c.hook_instance, c.kind, c.indicator, c.patient_hash, utc(c.issued_at))
                 for c in cards]
 
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s::timestamptz)"] * len(rows))
+        params = [v for row in rows for v in row]
+        # One statement, so one round trip in autocommit. The CTE makes this one
+        # transaction commit without waiting for the WAL flush: a server crash may
+        # lose the last fraction of a second of issued-card records (it corrupts
+        # nothing), and the hook call does not wait on a disk. Feedback keeps the
+        # full synchronous commit. (set_config is volatile: the CTE is never skipped.)
+        statement = (
+            "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))"
+            " INSERT INTO issued_cards (card_uuid, service_id, hook_instance, kind, indicator, patient_hash, issued_at)"
+            " SELECT v.* FROM (VALUES " + values + ") AS v (card_uuid, service_id, hook_instance, kind, indicator,"
+            " patient_hash, issued_at) CROSS JOIN async_commit ON CONFLICT (card_uuid) DO NOTHING"
+        )
+
         def work(conn: psycopg.Connection) -> None:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO issued_cards (card_uuid, service_id, hook_instance, kind, indicator, patient_hash,"
-                    " issued_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (card_uuid) DO NOTHING",
-                    rows,
-                )
+            conn.execute(statement, params)
 
         self._run("record issued cards", work)
 

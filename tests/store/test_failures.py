@@ -151,3 +151,14 @@ def test_postgres_replay_failure_is_a_replay_cache_error(pg):
         admin.execute("DROP TABLE jwt_replay")  # a broken database
     with pytest.raises(ReplayCacheError):
         store.seen_before("j", "iss", 10_000_000_000)
+
+
+def test_postgres_issued_cards_skip_the_wal_wait_but_feedback_does_not(pg):
+    store, _ = pg
+    store.record_issued([issued()])
+    # The setting was local to that statement's transaction: the pooled connection
+    # (the next feedback write on it) is back to a synchronous commit.
+    assert store._run("check", lambda c: c.execute("SHOW synchronous_commit").fetchone()[0]) == "on"
+    assert store._run("check", lambda c: c.execute(
+        "WITH a AS (SELECT set_config('synchronous_commit', 'off', true)) SELECT current_setting('synchronous_commit')"
+        " FROM a").fetchone()[0]) == "off"
