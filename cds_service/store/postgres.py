@@ -13,12 +13,14 @@ replayed to another replica is refused too.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
 import os
 import threading
 import time
+import weakref
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
@@ -39,6 +41,15 @@ T = TypeVar("T")
 
 #: pg_advisory_xact_lock key held while migrating: replicas starting together take turns.
 _MIGRATION_LOCK = 0x7C05_F33D
+
+
+def _close_quietly(ref: "weakref.ref[PostgresStore]", pid: int) -> None:
+    store = ref()
+    if store is not None and os.getpid() == pid:
+        try:
+            store.close()
+        except Exception:  # at exit: nothing left to report to
+            pass
 
 
 class PostgresStore:
@@ -123,6 +134,9 @@ class PostgresStore:
                 )
                 self._pool.open(wait=False)
                 self._pool_pid = os.getpid()
+                # A worker that exits (gunicorn restart, scale-in) says goodbye to the
+                # server instead of leaving it to notice dropped connections.
+                atexit.register(_close_quietly, weakref.ref(self), os.getpid())
             return self._pool
 
     def _run(self, what: str, work: Callable[[psycopg.Connection], T]) -> T:
