@@ -74,7 +74,8 @@ def larger_record() -> dict:
     scenario = pretest_scenario()
     codes = ["I10", "E11.9", "E78.5", "M17.11", "K21.9", "M54.50"]
     scenario["conditions"] = scenario["conditions"] + [
-        {"code": f"icd10:{codes[i % len(codes)]}", "display": f"Chronic problem {i}", "onset": "2024-0%d-01" % (1 + i % 9)}
+        {"code": f"icd10:{codes[i % len(codes)]}", "display": f"Chronic problem {i}",
+         "onset": "2024-0%d-01" % (1 + i % 9)}
         for i in range(120)]
     scenario["observations"] = [{"code": "loinc:72514-3", "display": "Pain severity 0-10", "value": "6/10",
                                  "date": "2026-10-0%d" % (1 + i % 9)} for i in range(80)]
@@ -124,7 +125,7 @@ def measure(label, app, service, variants, timed, bodies, rng) -> None:
     times: dict[str, list[float]] = {name: [] for name in variants}
     in_policy: dict[str, list[float]] = {name: [] for name in variants}
     http_times: dict[str, list[float]] = {name: [] for name in variants}
-    for name, engine in variants.items():  # warm-up: imports, caches, pool connections
+    for engine in variants.values():  # warm-up: imports, caches, pool connections
         for body in bodies[:10]:
             call_service(engine, service, body)
     with app.test_request_context():  # as in a request (the policy notes card kinds for the log line)
@@ -153,7 +154,8 @@ def measure(label, app, service, variants, timed, bodies, rng) -> None:
             assert resp.status_code == 200
 
     print(f"\n{label}: {len(bodies)} hook calls per variant, {card_count} cards each")
-    for title, table in (("pipeline.call_service", times), (f"POST /cds-services/{SERVICE} through the app", http_times)):
+    tables = (("pipeline.call_service", times), (f"POST /cds-services/{SERVICE} through the app", http_times))
+    for title, table in tables:
         base = statistics.median(table["no store"])
         print(f"  {title}:")
         print(f"  {'variant':12} {'median ms':>10} {'p95 ms':>8} {'added ms':>9} {'ratio':>6}"

@@ -16,6 +16,7 @@ import uuid
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 
+from cds_service.feedback.policy import card_kind
 from cds_service.fhir.events import safe_id
 
 from . import metrics
@@ -42,7 +43,7 @@ def note_cards(hook_instance: str, cards: list[dict]) -> None:
     if not has_request_context():
         return
     g.cds_hook_instance = safe_id(hook_instance)
-    g.cds_card_kinds = [((c.get("source") or {}).get("topic") or {}).get("code", "unknown") for c in cards]
+    g.cds_card_kinds = [card_kind(c) or "unknown" for c in cards]
 
 
 def _service_label(app: Flask) -> str:

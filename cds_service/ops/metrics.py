@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,6 +26,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from cds_service.feedback.policy import card_kind
 from cds_service.fhir import events
 
 from .multiproc import ENV
@@ -120,19 +122,23 @@ def render() -> tuple[bytes, str]:
 
 
 class MetricsObserver:
-    """``PolicyObserver`` for metrics: cards by kind and indicator, store call timings."""
+    """The card policy's ``PolicyObserver``: cards by kind and indicator, store call timings
+    (when metrics are on), and the card kinds for the request's log line (always)."""
 
-    def __init__(self, note_cards=None):
+    def __init__(self, note_cards: Callable[[str, list[dict]], None] | None = None, enabled: bool = True):
         self._note_cards = note_cards
+        self._enabled = enabled
 
     def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None:
-        for card in cards:
-            kind = ((card.get("source") or {}).get("topic") or {}).get("code") or "unknown"
-            CARDS.labels(service_id, kind, card.get("indicator", "unknown")).inc()
+        if self._enabled:
+            for card in cards:
+                CARDS.labels(service_id, card_kind(card) or "unknown", card.get("indicator", "unknown")).inc()
         if self._note_cards is not None:
             self._note_cards(hook_instance, cards)
 
     def store_call(self, operation: str, seconds: float, ok: bool) -> None:
+        if not self._enabled:
+            return
         STORE_SECONDS.labels(operation).observe(seconds)
         if not ok:
             STORE_ERRORS.labels(operation).inc()

@@ -48,23 +48,6 @@ class StoreUnavailable(CdsError):
     code = "transient"
 
 
-class _Observer:
-    """What the card policy reports: metrics (when on) and the request log line's card kinds."""
-
-    def __init__(self, metrics_enabled: bool):
-        self._metrics = metrics.MetricsObserver(note_cards=http.note_cards) if metrics_enabled else None
-
-    def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None:
-        if self._metrics is not None:
-            self._metrics.cards_issued(service_id, hook_instance, cards)
-        else:
-            http.note_cards(hook_instance, cards)
-
-    def store_call(self, operation: str, seconds: float, ok: bool) -> None:
-        if self._metrics is not None:
-            self._metrics.store_call(operation, seconds, ok)
-
-
 @dataclass
 class Operations:
     store: Store
@@ -90,7 +73,7 @@ class Operations:
             if self.metrics_enabled:
                 metrics.STORE_ERRORS.labels("record-feedback").inc()
             raise StoreUnavailable("Feedback cannot be stored right now; send it again later.") from None
-        new = [(s, o) for s, o in zip(stored, outcomes) if s.new]
+        new = [(s, o) for s, o in zip(stored, outcomes, strict=True) if s.new]
         if self.metrics_enabled:
             for s, o in new:
                 metrics.FEEDBACK.labels(service_id, s.kind or "unknown", o.outcome).inc()
@@ -142,7 +125,7 @@ def init_app(app: Flask, settings: Settings, cards: CardLibrary) -> Operations:
     key = settings.patient_hash_key or store.meta_value(GENERATED_KEY_NAME, new_key())
     critical = [k for k in cards.kinds if cards.template(k).indicator == "critical"]
     policy = StoreCardPolicy(store, PatientHasher(key), config, critical, scope=client_scope,
-                             observer=_Observer(settings.metrics_enabled))
+                             observer=metrics.MetricsObserver(http.note_cards, enabled=settings.metrics_enabled))
     if settings.metrics_enabled:
         metrics.wrap_fhir_events()
         metrics.mark_worker_started()

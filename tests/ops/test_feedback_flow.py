@@ -108,7 +108,8 @@ def test_summary_gives_the_figures_per_kind(client):
         {"system": OVERRIDE_SYSTEM, "code": "lab-informed", "display": "Lab already informed", "count": 1}]
     assert figures["emg-adds-value"]["shown"] == 2
     assert figures["emg-adds-value"]["accepted"] == 1
-    assert (figures["red-flag-urgent-evaluation"]["shown"], figures["red-flag-urgent-evaluation"]["overridden"]) == (1, 1)
+    flag_figures = figures["red-flag-urgent-evaluation"]
+    assert (flag_figures["shown"], flag_figures["overridden"]) == (1, 1)
     assert figures["lbp-imaging-premature"] == {"kind": "lbp-imaging-premature", "shown": 0, "accepted": 0,
                                                 "overridden": 0, "topOverrideReasons": []}
     assert body["unmatchedFeedback"] == 1

@@ -88,7 +88,8 @@ def _post_unknown_feedback(base: str, n: int) -> list[str]:
     for _ in range(n):
         rid = uuid.uuid4().hex
         body = {"feedback": [override({"uuid": str(uuid.uuid4())}, None)]}
-        resp = requests.post(base + FEEDBACK, json=body, timeout=5, headers={"X-Request-ID": rid, "Connection": "close"})
+        resp = requests.post(base + FEEDBACK, json=body, timeout=5,
+                             headers={"X-Request-ID": rid, "Connection": "close"})
         assert resp.status_code == 200 and resp.headers["X-Request-ID"] == rid
         ids.append(rid)
     return ids

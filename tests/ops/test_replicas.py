@@ -53,7 +53,8 @@ def test_an_override_on_one_replica_suppresses_on_the_other(replicas):
     path = service_path(pretest_scenario())
     shown, _ = _post(a, key, path, hook_body(pretest_scenario(), "pt-2"))
     notes = card_of(shown.get_json(), "edx-pretest-notes")
-    stored, _ = _post(b, key, "/cds-services/spine-order-sign/feedback", {"feedback": [override(notes, "lab-informed")]})
+    body = {"feedback": [override(notes, "lab-informed")]}
+    stored, _ = _post(b, key, "/cds-services/spine-order-sign/feedback", body)
     assert stored.get_json()["recorded"] == 1
     again, _ = _post(a, key, path, hook_body(pretest_scenario(), "pt-2"))
     assert "edx-pretest-notes" not in kinds(again.get_json())
