@@ -26,14 +26,14 @@ log = logging.getLogger("cds_service.request")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 #: A caller's request id is kept only if it is this plain (it goes into every log line).
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 #: Probes and scrapes: logged at DEBUG only (every few seconds, all alike).
 _QUIET_ENDPOINTS = frozenset({"cds.healthz", "cds.readyz", "cds.metrics"})
 
 
 def request_id_from(header: str | None) -> str:
     """The caller's ``X-Request-ID`` if it is a plain token, else a new one."""
-    if header and _SAFE_REQUEST_ID.match(header):
+    if header and _SAFE_REQUEST_ID.fullmatch(header):  # fullmatch: "$" would allow a final newline
         return header
     return uuid.uuid4().hex
 

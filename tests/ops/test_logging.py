@@ -55,7 +55,8 @@ def test_feedback_request_line_counts_what_was_stored(client, capsys):
 
 @pytest.mark.parametrize("header,kept", [
     ("abc-123", True), ("3f2c9e1a-0b6f-4c21-9a7d-8f0b1c2d3e4f", True),
-    ("has space", False), ("x" * 129, False), ("line\nbreak", False), ("", False), (None, False),
+    ("has space", False), ("x" * 129, False), ("line\nbreak", False), ("trailing\n", False), ("", False),
+    (None, False),
 ])
 def test_request_id_is_the_callers_only_when_plain(header, kept):
     rid = request_id_from(header)
