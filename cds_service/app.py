@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         app,
         resources={r"/cds-services*": {"origins": list(settings.cors_origins) or []}},
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],  # so browser clients can quote it in a support request
         methods=["GET", "POST", "OPTIONS"],
         max_age=600,
     )

@@ -203,11 +203,16 @@ class Settings:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return cls(**{name: _convert(cls, name, value) for name, value in values.items()})
 
+    #: Settings that hold secrets (a database password, a hash key): never printed.
+    SECRET_FIELDS = ("store_database_url", "patient_hash_key")
+
     def public_summary(self) -> dict[str, Any]:
-        """Settings safe to print (no secrets are held here; later secrets are masked)."""
+        """Settings safe to print: secrets are masked."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in self.SECRET_FIELDS and value:
+                value = "***"
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -11,11 +12,15 @@ from cds_service.settings import Settings
 from tests.support.processes import run_service
 
 
+#: Files the app writes during tests (store, replay cache) go here, never into the repo's var/.
+TEST_VAR = Path(tempfile.mkdtemp(prefix="cds-tests-"))
+
+
 def make_settings(**overrides) -> Settings:
-    """Settings for tests: the repo's content and settings.yaml, no CDS_* environment."""
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    if "auth_disabled" in fields:
-        overrides.setdefault("auth_disabled", True)
+    """Settings for tests: the repo's content and settings.yaml, no CDS_* environment, auth off."""
+    overrides.setdefault("auth_disabled", True)
+    overrides.setdefault("store_path", TEST_VAR / "store.sqlite3")
+    overrides.setdefault("replay_cache_path", TEST_VAR / "replay.sqlite3")
     return Settings.load(env={}, yaml_path=None, **overrides)
 
 
@@ -39,7 +44,9 @@ def client(app):
 @pytest.fixture(scope="session")
 def live_service(tmp_path_factory):
     """The service under gunicorn (2 workers), started once for the session."""
-    env = {"CDS_AUTH_DISABLED": "true", "CDS_MAX_BODY_BYTES": "200000"}
-    log_path = tmp_path_factory.mktemp("gunicorn") / "service.log"
+    var = tmp_path_factory.mktemp("gunicorn")
+    env = {"CDS_AUTH_DISABLED": "true", "CDS_MAX_BODY_BYTES": "200000",
+           "CDS_STORE_PATH": str(var / "store.sqlite3"), "CDS_REPLAY_CACHE_PATH": str(var / "replay.sqlite3")}
+    log_path = var / "service.log"
     with run_service(env=env, log_path=log_path) as base:
         yield base

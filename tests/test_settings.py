@@ -50,3 +50,11 @@ def test_a_malformed_fhir_allowlist_entry_stops_start_up():
 
     with pytest.raises(SettingsError, match="ALLOWED_FHIR_SERVERS"):
         create_app(make_settings(allowed_fhir_servers=("not a url",)))
+
+
+def test_secrets_are_masked_in_the_printable_summary():
+    s = Settings.load(env={"CDS_STORE_DATABASE_URL": "postgresql://cds:hunter2@db/cds",
+                           "CDS_PATIENT_HASH_KEY": "k3y"}, yaml_path=Path("/nonexistent"))
+    text = str(s.public_summary())
+    assert "hunter2" not in text and "k3y" not in text
+    assert s.public_summary()["store_database_url"] == "***"

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Callable, Protocol
 
+from ..sqlite_wal import enable_wal
+
 
 class ReplayCacheError(Exception):
     """The replay cache could not answer (locked too long, disk error); fail closed."""
@@ -75,7 +77,7 @@ class SQLiteReplayCache:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = self._connection()
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
+            enable_wal(conn, self._busy_timeout)  # persistent: readers never block the writer
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise ReplayCacheError(f"replay cache {self._path}: {type(exc).__name__}") from None

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from ..sqlite_wal import enable_wal
 from . import migrations
 from .base import FeedbackOutcome, IssuedCard, KindCounts, StoredFeedback, StoreError, SummaryCounts
 from .summary_rows import build_summary
@@ -57,24 +58,9 @@ class SQLiteStore:
     # --- connections -----------------------------------------------------------
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch the file to WAL (persistent: once per file).
-
-        Changing the journal mode answers "database is locked" at once while another
-        process has the new file open, without waiting on the busy timeout; workers
-        starting together hit that, so try again until the timeout.
-
-        :raise sqlite3.OperationalError: if it stays locked; StoreError if WAL is refused.
-        """
-        deadline = time.monotonic() + self._timeout
-        while True:
-            try:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                break
-            except sqlite3.OperationalError:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.01)
-        if str(mode).lower() != "wal":
+        """:raise sqlite3.OperationalError: if it stays locked; StoreError if WAL is refused."""
+        mode = enable_wal(conn, self._timeout)
+        if mode != "wal":
             raise StoreError(f"sqlite store: {self.path} cannot use WAL (journal mode {mode})")
 
     def _connect(self) -> sqlite3.Connection:
