@@ -17,10 +17,11 @@ from .cardbuilder import CardLibrary, sort_cards
 from .fhir import gather_record
 from .orders import extract_orders
 from .protocol import validate_hook_request
-from .registry import ServiceDefinition, ServiceRegistry
-from .rules.config import RuleConfig
+from .reading import check_valuesets
+from .registry import ServiceDefinition, ServiceRegistry, load_definitions
+from .rules.config import RuleConfig, load_rule_config
 from .settings import Settings
-from .valuesets import ValueSets
+from .valuesets import ValueSets, load_valuesets
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,6 @@ def load_engine(settings: Settings, policy: CardPolicy | None = None) -> Engine:
 
     :raise DefinitionError, CardContentError, ValueSetError, RuleConfigError: naming the file at fault.
     """
-    from .reading import check_valuesets
-    from .registry import load_definitions
-    from .rules.config import load_rule_config
-    from .valuesets import load_valuesets
-
     valuesets = load_valuesets(settings.valuesets_dir)
     check_valuesets(valuesets)  # every value set the reader needs is there, or start-up stops
     return Engine(

@@ -1,4 +1,3 @@
-import shutil
 import uuid
 from pathlib import Path
 

@@ -162,7 +162,18 @@ def _mri_disagreement(mri: MriReport, problems: list[RootProblem]) -> str | None
     return None
 
 
-def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, now: datetime) -> tuple[list, list]:
+def _mri_reason(mri: MriReport, problems: list[RootProblem], cfg: RuleConfig) -> dict | None:
+    """Why the prior MRI leaves the root question open: it disagrees with the symptoms, or shows several levels."""
+    mismatch = _mri_disagreement(mri, problems)
+    if mismatch:
+        return {"code": "mri-symptom-mismatch", "detail": mismatch}
+    levels = mri.reading.levels_with_findings
+    if problems and (mri.reading.multilevel or len(levels) >= cfg.multilevel_min_levels):
+        return {"code": "multilevel-mri", "levels": list(levels) or ["several levels"]}
+    return None
+
+
+def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> tuple[list, list]:
     """(strong reasons, evidence) that an EMG/NCS would add value for this patient."""
     region = _region(o, picture)
     limb = _limb(o, picture)
@@ -170,15 +181,10 @@ def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, now
     reasons: list[dict] = []
     evidence: list[Evidence] = [e for p in problems for e in p.evidence]
     mri = picture.latest_mri(region)
-    if mri is not None:
-        mismatch = _mri_disagreement(mri, problems)
-        levels = mri.reading.levels_with_findings
-        if mismatch:
-            reasons.append({"code": "mri-symptom-mismatch", "detail": mismatch})
-            evidence += mri.evidence
-        elif problems and (mri.reading.multilevel or len(levels) >= cfg.multilevel_min_levels):
-            reasons.append({"code": "multilevel-mri", "levels": list(levels) or ["several levels"]})
-            evidence += mri.evidence
+    mri_reason = _mri_reason(mri, problems, cfg) if mri is not None else None
+    if mri_reason:
+        reasons.append(mri_reason)
+        evidence += mri.evidence
     for m in picture.mimics:
         if m.certainty == "negated" or m.kind not in MIMIC_ROOTS:
             continue
@@ -232,7 +238,7 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
                                              "evidence": _evidence(timing_evidence)},
                          reasons=tuple(r["code"] for r in timing))]
 
-    strong, value_evidence = _value_reasons(o, picture, cfg, now)
+    strong, value_evidence = _value_reasons(o, picture, cfg)
     if strong:
         return [_adds_value(o, picture, strong, value_evidence, region)]
 
@@ -381,14 +387,10 @@ def edx_instead_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, n
     if emg is not None and _recent(emg.date, now, cfg.recent_emg_days):
         return None  # a recent EMG already exists: the prior-EMG card speaks to it
     problems = _root_problems(picture, region)
-    mismatch = _mri_disagreement(mri, problems)
-    levels = mri.reading.levels_with_findings
-    if mismatch:
-        reasons = [{"code": "mri-symptom-mismatch", "detail": mismatch}]
-    elif problems and (mri.reading.multilevel or len(levels) >= cfg.multilevel_min_levels):
-        reasons = [{"code": "multilevel-mri", "levels": list(levels) or ["several levels"]}]
-    else:
+    mri_reason = _mri_reason(mri, problems, cfg)
+    if mri_reason is None:
         return None
+    reasons = [mri_reason]
     limb = REGION_LIMB.get(region or "")
     question = _question(picture, region, reasons)
     suggestions: tuple[Suggestion, ...] = ()

@@ -9,14 +9,12 @@ need a shared server store behind the same interface (PostgreSQL, later issue).
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Protocol
 
-from ..sqlite_wal import enable_wal
+from ..sqlite_conn import ThreadConnections, enable_wal
 
 
 class ReplayCacheError(Exception):
@@ -70,13 +68,13 @@ class SQLiteReplayCache:
         self._busy_timeout = busy_timeout
         self._purge_interval = purge_interval
         self._clock = clock
-        self._local = threading.local()
-        self._opened: list[tuple[int, sqlite3.Connection]] = []
-        self._opened_lock = threading.Lock()
         self._next_purge = 0.0
         self._path.parent.mkdir(parents=True, exist_ok=True)
+        # An OS crash may lose the last few jtis, i.e. reopen a replay window of at
+        # most one token lifetime (synchronous=NORMAL).
+        self._connections = ThreadConnections(self._path, busy_timeout)
         try:
-            conn = self._connection()
+            conn = self._connections.get()
             enable_wal(conn, self._busy_timeout)  # persistent: readers never block the writer
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
@@ -85,7 +83,7 @@ class SQLiteReplayCache:
     def seen_before(self, jti: str, iss: str, expires_at: float) -> bool:
         now = self._clock()
         try:
-            conn = self._connection()
+            conn = self._connections.get()
             changed = conn.execute(_CLAIM, (iss, jti, math.ceil(expires_at), now)).rowcount
             if now >= self._next_purge:
                 self._next_purge = now + self._purge_interval
@@ -94,35 +92,7 @@ class SQLiteReplayCache:
             raise ReplayCacheError(f"replay cache: {type(exc).__name__}") from None
         return changed == 0
 
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: autocommit, each statement its own transaction.
-        # check_same_thread=False only so close() may run elsewhere; use stays per thread.
-        conn = sqlite3.connect(
-            self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-        # WAL + NORMAL survives a process crash; an OS crash may lose the last
-        # few jtis, i.e. reopen a replay window of at most one token lifetime.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
-
-    def _connection(self) -> sqlite3.Connection:
-        # One connection per thread and per process: never use one across fork
-        # (gunicorn --preload forks after the app is built).
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = self._connect()
-            self._local.conn, self._local.pid = conn, os.getpid()
-            with self._opened_lock:
-                self._opened.append((os.getpid(), conn))
-        return conn
-
     def close(self) -> None:
         """Close the connections this process opened (tests, shutdown); later calls reopen."""
-        with self._opened_lock:
-            opened, self._opened = self._opened, []
-        for pid, conn in opened:
-            if pid == os.getpid():
-                conn.close()
-        self._local = threading.local()
+        self._connections.close()
 

@@ -32,7 +32,7 @@ from cds_service.security.replay import ReplayCacheError
 
 from . import migrations
 from .base import FeedbackOutcome, IssuedCard, StoredFeedback, StoreError, SummaryCounts
-from .summary_rows import build_summary
+from .summary_rows import build_summary, run_summary_queries
 from .timefmt import utc
 
 log = logging.getLogger(__name__)
@@ -291,34 +291,12 @@ class PostgresStore:
 
     def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int) -> SummaryCounts:
         window = (service_id, utc(start), utc(end))
-        issued_in_range = "i.service_id = %s AND i.issued_at >= %s AND i.issued_at < %s"
 
         def work(conn: psycopg.Connection):
             # One snapshot for the four queries, so the figures agree with each other.
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                shown = conn.execute(
-                    f"SELECT i.kind, COUNT(*) FROM issued_cards i WHERE {issued_in_range} GROUP BY i.kind", window
-                ).fetchall()
-                outcomes = conn.execute(
-                    "SELECT i.kind, f.outcome, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
-                    f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {issued_in_range}"
-                    " GROUP BY i.kind, f.outcome",
-                    window,
-                ).fetchall()
-                reasons = conn.execute(
-                    "SELECT i.kind, f.reason_system, f.reason_code, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
-                    f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {issued_in_range}"
-                    " AND f.outcome = 'overridden' GROUP BY i.kind, f.reason_system, f.reason_code",
-                    window,
-                ).fetchall()
-                unmatched = conn.execute(
-                    "SELECT COUNT(DISTINCT f.card_uuid) FROM feedback f"
-                    " LEFT JOIN issued_cards i ON i.card_uuid = f.card_uuid"
-                    " WHERE i.card_uuid IS NULL AND f.service_id = %s AND f.received_at >= %s AND f.received_at < %s",
-                    window,
-                ).fetchone()[0]
-            return shown, outcomes, reasons, unmatched
+                return run_summary_queries(conn.execute, "%s", window)
 
         shown, outcomes, reasons, unmatched = self._run("summary", work)
         return build_summary(shown, outcomes, reasons, unmatched, top_reasons)

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
-import threading
-import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from ..sqlite_wal import enable_wal
+from ..sqlite_conn import ThreadConnections, enable_wal
 from . import migrations
 from .base import FeedbackOutcome, IssuedCard, KindCounts, StoredFeedback, StoreError, SummaryCounts
-from .summary_rows import build_summary
+from .summary_rows import build_summary, run_summary_queries
 from .timefmt import to_text
 
 log = logging.getLogger(__name__)
@@ -43,9 +40,8 @@ class SQLiteStore:
         """
         self.path = Path(path)
         self._timeout = timeout
-        self._local = threading.local()
-        self._opened: list[tuple[int, sqlite3.Connection]] = []
-        self._opened_lock = threading.Lock()
+        # An OS crash may lose the last few issued-card records (synchronous=NORMAL).
+        self._connections = ThreadConnections(self.path, timeout, pragmas=("foreign_keys = ON",))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -63,24 +59,8 @@ class SQLiteStore:
         if mode != "wal":
             raise StoreError(f"sqlite store: {self.path} cannot use WAL (journal mode {mode})")
 
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
-        conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-        # WAL + NORMAL survives a process crash; an OS crash may lose the last
-        # transactions (a few issued-card records), never corrupt the file.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-
     def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = self._connect()
-            self._local.conn, self._local.pid = conn, os.getpid()
-            with self._opened_lock:
-                self._opened.append((os.getpid(), conn))
-        return conn
+        return self._connections.get()
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -104,12 +84,7 @@ class SQLiteStore:
             raise
 
     def close(self) -> None:
-        with self._opened_lock:
-            opened, self._opened = self._opened, []
-        for pid, conn in opened:
-            if pid == os.getpid():
-                conn.close()
-        self._local = threading.local()
+        self._connections.close()
 
     # --- schema ------------------------------------------------------------------
 
@@ -211,29 +186,8 @@ class SQLiteStore:
 
     def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int) -> SummaryCounts:
         window = (service_id, to_text(start), to_text(end))
-        issued_in_range = "i.service_id = ? AND i.issued_at >= ? AND i.issued_at < ?"
         with self._errors("summary"):
-            conn = self._connection()
-            shown = conn.execute(
-                f"SELECT i.kind, COUNT(*) FROM issued_cards i WHERE {issued_in_range} GROUP BY i.kind", window
-            ).fetchall()
-            outcomes = conn.execute(
-                "SELECT i.kind, f.outcome, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
-                f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {issued_in_range} GROUP BY i.kind, f.outcome",
-                window,
-            ).fetchall()
-            reasons = conn.execute(
-                "SELECT i.kind, f.reason_system, f.reason_code, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
-                f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {issued_in_range}"
-                " AND f.outcome = 'overridden' GROUP BY i.kind, f.reason_system, f.reason_code",
-                window,
-            ).fetchall()
-            unmatched = conn.execute(
-                "SELECT COUNT(DISTINCT f.card_uuid) FROM feedback f"
-                " LEFT JOIN issued_cards i ON i.card_uuid = f.card_uuid"
-                " WHERE i.card_uuid IS NULL AND f.service_id = ? AND f.received_at >= ? AND f.received_at < ?",
-                window,
-            ).fetchone()[0]
+            shown, outcomes, reasons, unmatched = run_summary_queries(self._connection().execute, "?", window)
         return build_summary(shown, outcomes, reasons, unmatched, top_reasons)
 
 

@@ -1,11 +1,40 @@
-"""Turn the summary queries' rows (the same shape on both backends) into ``SummaryCounts``."""
+"""The summary's queries (the same SQL on both backends) and turning their rows into ``SummaryCounts``."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from .base import KindCounts, SummaryCounts
+
+
+def run_summary_queries(execute: Callable[[str, Sequence[Any]], Any], mark: str,
+                        window: Sequence[Any]) -> tuple[list, list, list, int]:
+    """(shown, outcomes, reasons, unmatched) for ``window`` = (service id, start, end).
+
+    ``execute(sql, params)`` returns a cursor; ``mark`` is the driver's placeholder
+    (``?`` for sqlite3, ``%s`` for psycopg). The caller chooses the transaction.
+    """
+    in_range = f"i.service_id = {mark} AND i.issued_at >= {mark} AND i.issued_at < {mark}"
+    shown = execute(f"SELECT i.kind, COUNT(*) FROM issued_cards i WHERE {in_range} GROUP BY i.kind", window).fetchall()
+    outcomes = execute(
+        "SELECT i.kind, f.outcome, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
+        f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {in_range} GROUP BY i.kind, f.outcome",
+        window,
+    ).fetchall()
+    reasons = execute(
+        "SELECT i.kind, f.reason_system, f.reason_code, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
+        f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {in_range}"
+        " AND f.outcome = 'overridden' GROUP BY i.kind, f.reason_system, f.reason_code",
+        window,
+    ).fetchall()
+    unmatched = execute(
+        "SELECT COUNT(DISTINCT f.card_uuid) FROM feedback f"
+        " LEFT JOIN issued_cards i ON i.card_uuid = f.card_uuid"
+        f" WHERE i.card_uuid IS NULL AND f.service_id = {mark} AND f.received_at >= {mark} AND f.received_at < {mark}",
+        window,
+    ).fetchone()[0]
+    return shown, outcomes, reasons, unmatched
 
 
 def build_summary(

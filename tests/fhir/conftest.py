@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from cds_service.settings import PROJECT_ROOT
+from tests.support.processes import stop_process
 
 SERVER_DIR = PROJECT_ROOT / "tests" / "fhir_server"
 DEMO_DIR = PROJECT_ROOT / "demo" / "patients"
@@ -108,11 +109,6 @@ def medplum(tmp_path_factory) -> FhirServer:
             load_bundle(server, json.loads(path.read_text()))
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=10)
         reader.join(timeout=5)  # it ends at EOF, once the process is gone
         proc.stdout.close()

@@ -40,6 +40,16 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = N
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
+def stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it is still running after ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def run_service(env: Mapping[str, str] | None = None, workers: int = 2,
                 log_path: Path | None = None) -> Iterator[str]:
@@ -55,11 +65,6 @@ def run_service(env: Mapping[str, str] | None = None, workers: int = 2,
         wait_http(base + "/healthz", proc=proc)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=15)
         if log_path:
             log.close()
