@@ -68,7 +68,10 @@ def _check_config(settings: Settings) -> int:
 
     engine = create_app(settings).extensions["cds_engine"]  # raises naming the file at fault
     services = ", ".join(f"{s.id} ({s.hook})" for s in engine.registry)
-    print(f"settings OK; services: {services}; card kinds: {', '.join(engine.cards.kinds)}")
+    print(f"settings OK; services: {services}; card kinds: {', '.join(engine.cards.kinds)}; "
+          f"value sets: {len(engine.valuesets)}")
+    if not settings.auth_disabled and not settings.trusted_issuers:
+        print("warning: no trusted_issuers (CDS_TRUSTED_ISSUERS): every hook call will get 401", file=sys.stderr)
     return 0
 
 

@@ -78,7 +78,7 @@ def build_verifier(settings: Settings, replay_cache: ReplayCache | None = None) 
     if replay_cache is None:
         replay_cache = sqlite_replay_cache(settings)
     return ClientJwtVerifier(
-        issuers=parse_trusted_issuers(settings.trusted_issuers),
+        issuers=parse_trusted_issuers(settings.trusted_issuers, settings.content_dir),
         key_sets=key_sets,
         replay_cache=replay_cache,
         algorithms=settings.jwt_algorithms,

@@ -121,10 +121,15 @@ class ClientJwtVerifier:
         if issuer is None:
             raise Unauthorized("unknown_issuer", "Token issuer is not trusted by this service.")
         jku = header.get("jku")
-        url = issuer.key_set_url(jku if isinstance(jku, str) else None)
-        if url is None:
-            raise Unauthorized("jku_not_allowed", "Token jku is not an allowed key set URL for this issuer.")
-        pyjwk = self._key(url, kid, alg)
+        jku = jku if isinstance(jku, str) else None
+        if issuer.static_keys is not None and not (jku and jku in issuer.jku_allowlist):
+            # A key set configured out of band: no network call at all.
+            pyjwk = self._checked_key(issuer.static_keys.get(kid), alg)
+        else:
+            url = issuer.key_set_url(jku)
+            if url is None:
+                raise Unauthorized("jku_not_allowed", "Token jku is not an allowed key set URL for this issuer.")
+            pyjwk = self._key(url, kid, alg)
         claims = self._decode(token, pyjwk, alg, issuer.iss, expected_audience)
         return self._record_use(issuer.iss, claims)
 
@@ -137,6 +142,9 @@ class ClientJwtVerifier:
                 "The issuer's signing keys cannot be fetched now; try again later.",
                 retry_after=exc.retry_after,
             ) from None
+        return self._checked_key(jwk, alg)
+
+    def _checked_key(self, jwk: dict | None, alg: str) -> jwt.PyJWK:
         if jwk is None:
             raise Unauthorized("unknown_kid", "No key with this kid in the issuer's key set.")
         if jwk.get("alg", alg) != alg or (alg in _EC_CURVES and jwk.get("crv") != _EC_CURVES[alg]):

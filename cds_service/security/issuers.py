@@ -2,17 +2,22 @@
 
 Shape (a JSON object; the key is the exact ``iss`` string, no normalising)::
 
-    {"https://sandbox.cds-hooks.org": "https://keys.example.org/sandbox-jwks.json",
-     "https://ehr.example.org/": {"jwks_url": "https://ehr.example.org/jwks",
-                                  "jku_allowlist": ["https://ehr.example.org/jwks-2"]}}
+    {"https://ehr.example.org/": {"jwks_url": "https://ehr.example.org/jwks",
+                                  "jku_allowlist": ["https://ehr.example.org/jwks-2"]},
+     "https://other-ehr.example.org": "https://keys.example.org/other-jwks.json",
+     "https://sandbox.cds-hooks.org": {"jwks_file": "config/issuers/cds-hooks-sandbox.jwks.json"}}
 
 A token's ``jku`` is followed only when it is in that issuer's allowlist (the
-configured ``jwks_url`` always is); otherwise the configured ``jwks_url`` is used.
+configured ``jwks_url`` always is); otherwise the issuer's ``jwks_file`` (a JWK
+Set configured out of band, read once at start-up, relative to ``content_dir``)
+or its ``jwks_url`` is used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -29,6 +34,8 @@ class TrustedIssuer:
     jwks_url: str
     #: Key-set URLs a token's ``jku`` may name (includes ``jwks_url``).
     jku_allowlist: frozenset[str]
+    #: Keys by kid from ``jwks_file``; None when the issuer has no such file.
+    static_keys: Mapping[str, dict] | None = field(default=None, compare=False)
 
     def key_set_url(self, jku: str | None) -> str | None:
         """The JWKS URL to verify a token of this issuer with; None when there is none."""
@@ -54,11 +61,31 @@ def check_key_set_url(url: Any, where: str) -> str:
     return url
 
 
-def parse_trusted_issuers(raw: Mapping[str, Any]) -> dict[str, TrustedIssuer]:
+def read_key_set_file(path: Path, where: str) -> dict[str, dict]:
+    """The usable public keys of a JWK Set file, by kid.
+
+    :raise SettingsError: naming ``where`` if the file is unreadable, not a JWK Set or holds no usable key.
+    """
+    from cds_service.security.jwks import KeySetFetchError, usable_keys  # jwks imports requests
+
+    try:
+        keys = usable_keys(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise SettingsError(f"{_SETTING}: {where}: cannot read {path} ({exc.strerror})") from None
+    except (ValueError, KeySetFetchError):
+        raise SettingsError(f"{_SETTING}: {where}: {path} is not a JWK Set") from None
+    if not keys:
+        raise SettingsError(f"{_SETTING}: {where}: {path} has no public signing key with a kid")
+    return keys
+
+
+def parse_trusted_issuers(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[str, TrustedIssuer]:
     """Turn the setting's JSON object into ``{iss: TrustedIssuer}``.
 
-    :raise SettingsError: on a wrong shape, an unknown field, a non-https key URL or an
-        issuer with no key set at all.
+    ``base_dir`` anchors relative ``jwks_file`` paths (the content folder).
+
+    :raise SettingsError: on a wrong shape, an unknown field, a non-https key URL, an
+        unreadable key file or an issuer with no key set at all.
     """
     issuers: dict[str, TrustedIssuer] = {}
     for iss, value in raw.items():
@@ -68,7 +95,7 @@ def parse_trusted_issuers(raw: Mapping[str, Any]) -> dict[str, TrustedIssuer]:
             value = {"jwks_url": value}
         if not isinstance(value, dict):
             raise SettingsError(f"{_SETTING}: {iss}: expected a JWKS URL or an object")
-        unknown = set(value) - {"jwks_url", "jku_allowlist"}
+        unknown = set(value) - {"jwks_url", "jku_allowlist", "jwks_file"}
         if unknown:
             raise SettingsError(f"{_SETTING}: {iss}: unknown field(s) {', '.join(sorted(unknown))}")
         jwks_url = value.get("jwks_url") or ""
@@ -80,7 +107,17 @@ def parse_trusted_issuers(raw: Mapping[str, Any]) -> dict[str, TrustedIssuer]:
         allowed = {check_key_set_url(u, f"{iss} jku_allowlist") for u in allow}
         if jwks_url:
             allowed.add(jwks_url)
-        if not allowed:
-            raise SettingsError(f"{_SETTING}: {iss}: needs a jwks_url or a jku_allowlist")
-        issuers[iss] = TrustedIssuer(iss=iss, jwks_url=jwks_url, jku_allowlist=frozenset(allowed))
+        static_keys = None
+        if value.get("jwks_file"):
+            if not isinstance(value["jwks_file"], str):
+                raise SettingsError(f"{_SETTING}: {iss}: jwks_file must be a file path")
+            path = Path(value["jwks_file"])
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            static_keys = read_key_set_file(path, f"{iss} jwks_file")
+        if not allowed and static_keys is None:
+            raise SettingsError(f"{_SETTING}: {iss}: needs a jwks_url, a jwks_file or a jku_allowlist")
+        issuers[iss] = TrustedIssuer(
+            iss=iss, jwks_url=jwks_url, jku_allowlist=frozenset(allowed), static_keys=static_keys
+        )
     return issuers

@@ -371,6 +371,37 @@ def test_sandbox_shaped_request_and_its_cors_preflight(make_client, jwks_server)
     assert jwks_server.hits["/sandbox/jwks.json"] == 1
 
 
+def test_issuer_key_set_from_a_file_is_used_without_any_network_call(make_client, jwks_server, tmp_path):
+    """The sandbox set-up: its JWK Set configured out of band, its jku never fetched."""
+    sandbox_key = SigningKey.es384("44823f3d-0b01-4a6c-a80e-b9d3e8a7226f")
+    (tmp_path / "sandbox.jwks.json").write_text(json.dumps({"keys": [sandbox_key.public_jwk()]}))
+    client = make_client(
+        trusted_issuers={"https://sandbox.cds-hooks.org": {"jwks_file": str(tmp_path / "sandbox.jwks.json")}}
+    )
+    sandbox_claims = claims("https://sandbox.cds-hooks.org", SERVICE_URL, lifetime=300)
+    token = sandbox_key.sign(sandbox_claims, jku="https://sandbox.cds-hooks.org/.well-known/jwks.json")
+    resp = call(client, token)
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["client"]["iss"] == "https://sandbox.cds-hooks.org"
+    assert not jwks_server.hits
+    # Another key with the same kid (someone else's "sandbox" token) fails on the signature.
+    impostor = SigningKey.es384("44823f3d-0b01-4a6c-a80e-b9d3e8a7226f")
+    assert_refused(call(client, impostor.sign(claims("https://sandbox.cds-hooks.org", SERVICE_URL))), "signature")
+    assert_refused(call(client, SigningKey.es384("other-kid").sign(
+        claims("https://sandbox.cds-hooks.org", SERVICE_URL))), "kid")
+
+
+def test_allowlisted_jku_is_preferred_over_the_key_file(make_client, jwks_server, es_key, tmp_path):
+    other = SigningKey.es384("file-key")
+    (tmp_path / "keys.json").write_text(json.dumps({"keys": [other.public_jwk()]}))
+    rotated = jwks_server.publish("/ehr/rotated.json", es_key.public_jwk())
+    client = make_client(trusted_issuers={ISS: {"jwks_file": str(tmp_path / "keys.json"), "jku_allowlist": [rotated]}})
+    assert call(client, es_key.sign(claims(ISS, SERVICE_URL), jku=rotated)).status_code == 200
+    assert jwks_server.hits["/ehr/rotated.json"] == 1
+    assert call(client, other.sign(claims(ISS, SERVICE_URL))).status_code == 200
+    assert jwks_server.hits["/ehr/rotated.json"] == 1
+
+
 # --- which endpoints -------------------------------------------------------------------
 
 

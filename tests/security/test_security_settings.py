@@ -47,7 +47,9 @@ def test_defaults_require_jwts():
     [
         ({ISS: "http://ehr.example.org/jwks"}, "must be https"),
         ({ISS: {"jwks_url": "https://a.example/j", "extra": 1}}, "unknown field"),
-        ({ISS: {}}, "needs a jwks_url or a jku_allowlist"),
+        ({ISS: {}}, "needs a jwks_url, a jwks_file or a jku_allowlist"),
+        ({ISS: {"jwks_file": "no/such/keys.json"}}, "cannot read"),
+        ({ISS: {"jwks_file": 7}}, "must be a file path"),
         ({ISS: {"jku_allowlist": "https://a.example/j"}}, "must be a list"),
         ({ISS: 42}, "expected a JWKS URL or an object"),
         ({ISS: "https://user:pw@a.example/j"}, "credentials"),
@@ -114,3 +116,29 @@ def test_relative_replay_cache_path_is_under_content_dir(tmp_path):
         assert (tmp_path / "var" / "replay-cache.sqlite3").is_file()
     finally:
         cache.close()
+
+
+def test_shipped_sandbox_key_file_holds_the_sandbox_es384_public_key():
+    """The key set README's sandbox set-up points at: the sandbox's published public key, nothing private."""
+    from cds_service.settings import PROJECT_ROOT
+    import jwt
+
+    issuers = parse_trusted_issuers(
+        {"https://sandbox.cds-hooks.org": {"jwks_file": "config/issuers/cds-hooks-sandbox.jwks.json"}}, PROJECT_ROOT
+    )
+    keys = issuers["https://sandbox.cds-hooks.org"].static_keys
+    assert list(keys) == ["44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"]
+    jwk = keys["44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"]
+    assert jwk["crv"] == "P-384" and "d" not in jwk
+    assert jwt.PyJWK(jwk, algorithm="ES384").key.curve.name == "secp384r1"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("not json", "is not a JWK Set"), ('{"keys": "x"}', "is not a JWK Set"),
+     ('{"keys": [{"kty": "EC", "kid": "k", "d": "secret", "crv": "P-384", "x": "a", "y": "b"}]}', "no public signing key")],
+)
+def test_unusable_jwks_file_fails_at_start(tmp_path, content, message):
+    (tmp_path / "keys.json").write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        parse_trusted_issuers({ISS: {"jwks_file": "keys.json"}}, tmp_path)
