@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from . import security, views
+from . import demo, security, views
 from .errors import register_error_handlers
 from .fhir.access import invalid_allowlist_entries
 from .ops.wiring import init_app as init_operations
@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         expose_headers=["X-Request-ID"],  # so browser clients can quote it in a support request
         methods=["GET", "POST", "OPTIONS"],
         max_age=600,
+        allow_private_network=settings.cors_allow_private_network,
     )
     app.register_blueprint(views.bp)
+    demo.init_app(app, settings, engine)  # /demo: synthetic patients, 404 unless demo_enabled
     return app

@@ -80,6 +80,9 @@ class Settings:
     # --- HTTP edge ------------------------------------------------------------
     max_body_bytes: int = 10 * 1024 * 1024
     cors_origins: tuple[str, ...] = ("*",)
+    #: Answer Chrome's Private Network Access preflight, so a public page (the CDS
+    #: Hooks sandbox) may call a service on localhost. Local demos only.
+    cors_allow_private_network: bool = False
     log_level: str = "INFO"
 
     # --- content: service definitions, card templates, value sets --------------
@@ -160,6 +163,11 @@ class Settings:
     #: One JSON object per log line on stderr (false: plain text lines).
     log_json: bool = True
 
+    # --- demo patients (issue 8) -------------------------------------------------
+    #: Serve the synthetic demo patients and their ready hook requests under
+    #: /demo (no JWT: the data is invented). Local demos and integration tests.
+    demo_enabled: bool = False
+
     @property
     def hooks_dir(self) -> Path:
         return self.content_dir / "hooks"
@@ -171,6 +179,10 @@ class Settings:
     @property
     def valuesets_dir(self) -> Path:
         return self.content_dir / "config" / "valuesets"
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.content_dir / "demo"
 
     @classmethod
     def load(
