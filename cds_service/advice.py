@@ -18,13 +18,14 @@ from .rules.engine import OrderInput, advise as run_rules
 from .valuesets import ValueSets
 
 
-def relevant_orders(service: ServiceDefinition, orders: list[DraftOrder], valuesets: ValueSets) -> list[OrderInput]:
+def relevant_orders(service: ServiceDefinition, orders: list[DraftOrder], valuesets: ValueSets,
+                    patient_id: str) -> list[OrderInput]:
     """The orders this service reasons about (its ``triggers.order_kinds``); others get no card."""
     out = []
     for order in orders:
         info = classify_order(order, valuesets)
         if info is not None and info.kind in service.order_kinds:
-            out.append(OrderInput(order, info))
+            out.append(OrderInput(order, info, patient_id))
     return out
 
 

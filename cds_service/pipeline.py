@@ -90,7 +90,9 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
     request = validate_hook_request(body, service.hook)
     context = request["context"]
     selections = context.get("selections") if service.hook == "order-select" else None
-    orders = advice.relevant_orders(service, extract_orders(context["draftOrders"], selections), engine.valuesets)
+    orders = advice.relevant_orders(
+        service, extract_orders(context["draftOrders"], selections), engine.valuesets, context["patientId"]
+    )
     if not orders:
         # Per the spec, no guidance is an empty card list; nothing is fetched for
         # an order this service does not advise on.

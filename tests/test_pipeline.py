@@ -64,3 +64,17 @@ def test_suggestion_actions_refer_to_the_draft_order(client):
     assert suggestion["actions"] == [{"type": "delete", "description": suggestion["actions"][0]["description"],
                                       "resourceId": "ServiceRequest/mri-1"}]
     assert card["overrideReasons"] and all(r["display"] for r in card["overrideReasons"])
+
+
+def test_suggested_orders_are_for_the_context_patient_even_when_the_draft_has_no_subject(client):
+    """A draft without subject (legal in a draft) must not give a ServiceRequest with an empty patient."""
+    flags = searchset(condition("c-ret", "R33.9", display="Retention of urine", patient="p-7", onset=days_ago(2)),
+                      condition("c-rad", "M51.17", display="Disc disorder with radiculopathy, lumbosacral",
+                                patient="p-7", onset=days_ago(40)))
+    emg = service_request("emg-9", cpt="95886", display="EMG/NCS bilateral lower extremities", patient="p-7")
+    del emg["subject"]
+    body = hook_request("order-sign", orders=[emg], prefetch={"conditions": flags}, patient="p-7")
+    (card,) = _post(client, "order-sign", body)["cards"]
+    assert card["indicator"] == "critical"
+    created = [a["resource"] for s in card["suggestions"] for a in s["actions"] if a["type"] == "create"]
+    assert created and all(r["subject"] == {"reference": "Patient/p-7"} for r in created)

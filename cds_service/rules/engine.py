@@ -41,6 +41,8 @@ FLAG_REGION = {"cauda-equina": "lumbar", "myelopathy": "cervical"}
 class OrderInput:
     order: DraftOrder
     info: OrderInfo
+    #: context.patientId: suggested orders are for this patient, whatever the draft's subject says.
+    patient_id: str
 
 
 def _evidence(items: Iterable[Evidence]) -> list[dict]:
@@ -113,7 +115,7 @@ def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> C
         suggestion = Suggestion(
             label=f"Replace with {'a STAT' if priority == 'stat' else 'an urgent'} {mri.text}",
             actions=(actions.delete_order(o.order, order_fact["label"]),
-                     actions.create_order(_patient(o.order), mri, priority, reason)),
+                     actions.create_order(o.patient_id, mri, priority, reason)),
             is_recommended=True,
         )
     else:
@@ -129,11 +131,6 @@ def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> C
         suggestions=(suggestion,),
         reasons=tuple(categories),
     )
-
-
-def _patient(order: DraftOrder) -> str:
-    ref = (order.raw.get("subject") or {}).get("reference", "") if isinstance(order.raw.get("subject"), dict) else ""
-    return ref.split("/", 1)[1] if ref.startswith("Patient/") else ref
 
 
 # --- EMG/NCS orders ---------------------------------------------------------------
@@ -400,7 +397,7 @@ def edx_instead_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, n
         edx_label = orderable.text
         # Added beside the MRI, not instead of it: whether to keep the MRI is the clinician's call.
         suggestions = (Suggestion(f"Add an order: {orderable.text}", (
-            actions.create_order(_patient(o.order), orderable, "routine", "Radiculopathy: which root, if any",
+            actions.create_order(o.patient_id, orderable, "routine", "Radiculopathy: which root, if any",
                                  note=_question_note(question)),
         )),)
     return CardSpec("edx-may-answer-mri-question",
