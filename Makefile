@@ -18,7 +18,7 @@ install: $(STAMP)
 # works without a signed token, and a public page (the CDS Hooks sandbox) may call
 # localhost (CDS_CORS_ALLOW_PRIVATE_NETWORK=true). Never run a real deployment like this.
 run: $(STAMP)
-	CDS_AUTH_DISABLED=true CDS_CORS_ALLOW_PRIVATE_NETWORK=true $(VENV)/bin/cds-service serve
+	CDS_AUTH_DISABLED=true CDS_DEMO_ENABLED=true CDS_CORS_ALLOW_PRIVATE_NETWORK=true $(VENV)/bin/cds-service serve
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
