@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from . import demo, security, views
+from . import console, demo, security, views
 from .errors import register_error_handlers
 from .fhir.access import invalid_allowlist_entries
 from .ops.wiring import init_app as init_operations
@@ -64,4 +64,5 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     )
     app.register_blueprint(views.bp)
     demo.init_app(app, settings, engine)  # /demo: synthetic patients, 404 unless demo_enabled
+    console.init_app(app, settings.console_enabled)  # GET /: the card console (static page)
     return app

@@ -168,6 +168,11 @@ class Settings:
     #: /demo (no JWT: the data is invented). Local demos and integration tests.
     demo_enabled: bool = False
 
+    # --- card console (issue 8) ----------------------------------------------------
+    #: Serve the browser console at GET / (static page, no JWT; its hook calls
+    #: go to the public endpoints and get 401 unless auth is off or a JWT is given).
+    console_enabled: bool = True
+
     @property
     def hooks_dir(self) -> Path:
         return self.content_dir / "hooks"
