@@ -129,7 +129,7 @@ def _fill(query: str, tokens: Mapping[str, str]) -> str:
 # Only what the hooks' templates use; anything else is an error, so a new template
 # is noticed here instead of being silently answered with everything.
 
-#: Search parameters understood, and the FHIR search ``date`` of the types sorted by it.
+#: Elements read, in this order, as a resource's search ``date`` for ``_sort=date``.
 _SORT_DATE = ("effectiveDateTime", "effectiveInstant", "issued", "authoredOn", "recordedDate", "onsetDateTime")
 
 
@@ -258,7 +258,7 @@ def _bundle(path: Path, patient_id: str) -> dict:
         url = f"{resource.get('resourceType')}/{resource.get('id')}"
         if request.get("method") != "PUT" or request.get("url") != url or not resource.get("id"):
             raise DemoError(f"{path}: entry[{i}] must be PUT {url} with the resource's fixed id")
-    if not any(e["resource"] == {**e["resource"], "resourceType": "Patient", "id": patient_id}
+    if not any((e["resource"].get("resourceType"), e["resource"].get("id")) == ("Patient", patient_id)
                for e in bundle.get("entry", [])):
         raise DemoError(f"{path}: no Patient/{patient_id} in the bundle")
     return bundle
