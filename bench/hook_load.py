@@ -1,0 +1,283 @@
+"""Hook latency and throughput under gunicorn, against a minimal Flask baseline measured in the same run.
+
+    apt-get install -y wrk      # the load generator (Debian's wrk 4.1)
+    .venv/bin/python bench/hook_load.py [--duration 10] [--clients 1,8,32] [--rounds 1]
+                                        [--patients typical,heavy] [--baseline-rev REV]
+
+Starts, on 127.0.0.1:
+
+- the service as it is deployed: ``cds-service serve`` (gunicorn, the settings of
+  ``config/settings.yaml``: 2 workers x 4 threads, gthread), JWT checking off, the
+  embedded SQLite store and metrics on, JSON logs to a file;
+- the baseline: ``bench/baseline_app.py``, a Flask endpoint that parses the body and
+  returns one fixed card, under the same gunicorn options;
+- with ``--baseline-rev``, also the service as it was at that git revision (a temporary
+  worktree, same venv), for a before/after in the same run.
+
+Each is driven by ``wrk`` (one thread, keep-alive connections, a Lua script that POSTs
+the body of a ``bench/patients.py`` patient and prints latency percentiles in its
+``done()`` hook) at 1, 8 and 32 concurrent clients, for a typical (~50 resources) and a
+heavy (~2,000 resources) patient. Points are interleaved server by server, and after
+each point the script waits until the servers are idle again (requests cut off by the
+end of a wrk run still finish), so one point's load does not leak into the next.
+
+Printed per point: p50/p95/p99 latency, requests/s, the server's CPU time per request
+(gunicorn master and workers, from /proc), the load generator's CPU share of one core
+(to show it is not the limit: the client shares the 2 cores), and ratios against the
+baseline. Every server is checked to answer 200 with cards before it is loaded, and
+every non-2xx answer or socket error under load fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(HERE))
+
+from patients import SERVICE, count_resources, heavy_request, typical_request  # noqa: E402
+from tests.support.processes import free_port, stop_process, wait_http  # noqa: E402
+
+# wrk's Lua: POST the file named after "--"; done() prints one JSON line wrk's own
+# --latency output lacks (p95, and exact numbers rather than rounded text).
+LUA = r"""
+local body_path = nil
+function init(args)
+  local f = assert(io.open(args[1], "rb"))
+  wrk.method = "POST"
+  wrk.body = f:read("*a")
+  f:close()
+  wrk.headers["Content-Type"] = "application/json"
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, ' ..
+    '"timeout": %d, "p50": %d, "p95": %d, "p99": %d, "mean": %.1f, "max": %d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean, latency.max))
+end
+"""
+
+
+@dataclass
+class Server:
+    name: str
+    base: str
+    proc: subprocess.Popen
+    log: Path
+
+    def pids(self) -> list[int]:
+        """The gunicorn master and its workers."""
+        return [self.proc.pid, *_children(self.proc.pid)]
+
+
+@dataclass
+class Point:
+    server: str
+    patient: str
+    clients: int
+    requests: int
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+    server_cpu_ms: float  # per request
+    client_cpu_share: float  # of one core
+    extra: dict = field(default_factory=dict)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def wait_idle(servers: list[Server], limit: float = 120.0) -> None:
+    """Until no server burns CPU (a request cut off by wrk's end still runs to completion)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(_cpu_seconds(s.pids()) for s in servers)
+        time.sleep(0.3)
+        if sum(_cpu_seconds(s.pids()) for s in servers) - before < 0.02:
+            return
+
+
+def start(name: str, argv: list[str], cwd: Path, env: dict, port: int, tmp: Path) -> Server:
+    log = tmp / f"{name.replace(' ', '_')}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/healthz", timeout=60, proc=proc)
+    return Server(name, base, proc, log)
+
+
+def start_service(name: str, code_root: Path, tmp: Path) -> Server:
+    port = free_port()
+    data = tmp / name.replace(" ", "_")
+    data.mkdir()
+    env = {"CDS_HOST": "127.0.0.1", "CDS_PORT": str(port), "CDS_AUTH_DISABLED": "true",
+           "CDS_STORE_PATH": str(data / "store.sqlite3"), "CDS_REPLAY_CACHE_PATH": str(data / "replay.sqlite3")}
+    env = {**env, "PYTHONPATH": str(code_root)}
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each service makes its own metrics folder
+    return start(name, [sys.executable, "-m", "cds_service.cli", "serve"], code_root, env, port, tmp)
+
+
+def start_baseline(tmp: Path) -> Server:
+    port = free_port()
+    return start("baseline", [sys.executable, str(HERE / "baseline_app.py"), "--port", str(port)], ROOT, {}, port, tmp)
+
+
+def check(server: Server, body: dict) -> list[str]:
+    resp = requests.post(f"{server.base}/cds-services/{SERVICE}", json=body, timeout=60)
+    resp.raise_for_status()
+    cards = [c["source"]["topic"]["code"] for c in resp.json()["cards"]]
+    assert cards, f"{server.name} gave no card: the run would measure nothing"
+    return cards
+
+
+def run_wrk(server: Server, body_path: Path, lua: Path, clients: int, seconds: float) -> Point | None:
+    url = f"{server.base}/cds-services/{SERVICE}"
+    cpu_before = _cpu_seconds(server.pids())
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "120s", "-s", str(lua),
+                           url, "--", str(body_path)], capture_output=True, text=True, check=True)
+    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_after = _cpu_seconds(server.pids())
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no result: {done.stdout} {done.stderr}")
+    r = json.loads(line[len("BENCH "):])
+    errors = {k: r[k] for k in ("connect", "read", "write", "status", "timeout") if r[k]}
+    if errors:
+        raise RuntimeError(f"{server.name}: errors under load ({clients} clients): {errors}; see {server.log}")
+    if not r["requests"]:
+        return None
+    wall = r["duration_us"] / 1e6
+    client_cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
+    # The server's CPU includes requests still running when wrk stopped: a slight overestimate.
+    return Point(server.name, "", clients, r["requests"], r["requests"] / wall, r["p50"] / 1000, r["p95"] / 1000,
+                 r["p99"] / 1000, (cpu_after - cpu_before) * 1000 / r["requests"], client_cpu / wall)
+
+
+def _median_point(points: list[Point]) -> Point:
+    """Per field, the median over rounds."""
+    first = points[0]
+    med = lambda attr: statistics.median(getattr(p, attr) for p in points)  # noqa: E731
+    return Point(first.server, first.patient, first.clients, sum(p.requests for p in points), med("rps"), med("p50"),
+                 med("p95"), med("p99"), med("server_cpu_ms"), med("client_cpu_share"))
+
+
+def print_tables(results: dict, rounds: int, sizes: dict) -> None:
+    for patient, by_clients in results.items():
+        print(f"\n{patient} patient ({sizes[patient]}); median of {rounds} round(s) per point")
+        print(f"  {'clients':>7} {'server':16} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} "
+              f"{'CPU ms/req':>10} {'wrk CPU':>8} {'req/s ratio':>11} {'p50 ratio':>9}")
+        for clients, by_server in by_clients.items():
+            base = _median_point(by_server["baseline"])
+            for name, points in by_server.items():
+                p = _median_point(points)
+                print(f"  {clients:7d} {name:16} {p.p50:8.2f} {p.p95:8.2f} {p.p99:8.2f} {p.rps:8.1f} "
+                      f"{p.server_cpu_ms:10.2f} {p.client_cpu_share:8.0%} {p.rps / base.rps:11.3f} "
+                      f"{p.p50 / base.p50:9.1f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per point (heavy: x2)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before the first point")
+    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--patients", default="typical,heavy")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every point, report medians")
+    parser.add_argument("--baseline-rev", help="also load the service as it was at this git revision")
+    parser.add_argument("--no-baseline-app", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+    makers = {"typical": typical_request, "heavy": heavy_request}
+    patients = [p for p in args.patients.split(",") if p]
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    lua = tmp / "post.lua"
+    lua.write_text(LUA)
+    bodies, sizes = {}, {}
+    for name in patients:
+        body = makers[name]()
+        bodies[name] = tmp / f"{name}.json"
+        bodies[name].write_text(json.dumps(body))
+        sizes[name] = f"{count_resources(body)} resources, {bodies[name].stat().st_size / 1e3:.0f} kB body"
+
+    servers: list[Server] = []
+    worktree = None
+    try:
+        servers.append(start_baseline(tmp))
+        if args.baseline_rev:
+            worktree = tmp / "baseline-tree"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.baseline_rev],
+                           check=True, capture_output=True)
+            servers.append(start_service(f"service@{args.baseline_rev[:8]}", worktree, tmp))
+        servers.append(start_service("service", ROOT, tmp))
+        print(f"wrk {subprocess.run(['wrk', '-v'], capture_output=True, text=True).stdout.split()[1]}, "
+              f"{os.cpu_count()} CPUs; servers: {', '.join(s.name for s in servers)}")
+        for name in patients:
+            body = json.loads(bodies[name].read_text())
+            kinds = {s.name: check(s, body) for s in servers if s.name != "baseline"}
+            print(f"  {name}: cards {kinds}")
+            if len({tuple(v) for v in kinds.values()}) > 1:
+                print("  WARNING: the services give different cards")
+
+        results: dict = {p: {c: {s.name: [] for s in servers} for c in clients} for p in patients}
+        for _ in range(args.rounds):
+            for patient in patients:
+                seconds = args.duration * (2 if patient == "heavy" else 1)
+                for server in servers:  # warm: model imports, caches, connections
+                    run_wrk(server, bodies[patient], lua, 8, args.warmup)
+                    wait_idle(servers)
+                for c in clients:
+                    for server in servers:
+                        point = run_wrk(server, bodies[patient], lua, c, seconds)
+                        wait_idle(servers)
+                        if point:
+                            results[patient][c][server.name].append(point)
+                            print(f"  {patient:8} {c:3d} clients {server.name:16} {point.rps:8.1f} req/s  "
+                                  f"p50 {point.p50:8.2f}  p99 {point.p99:8.2f} ms", flush=True)
+        print_tables(results, args.rounds, sizes)
+    finally:
+        for server in servers:
+            stop_process(server.proc, timeout=15)
+        if worktree is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
