@@ -78,3 +78,26 @@ def test_suggested_orders_are_for_the_context_patient_even_when_the_draft_has_no
     assert card["indicator"] == "critical"
     created = [a["resource"] for s in card["suggestions"] for a in s["actions"] if a["type"] == "create"]
     assert created and all(r["subject"] == {"reference": "Patient/p-7"} for r in created)
+
+
+def _prior_mri_detail(request_file: str) -> str:
+    import json
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from cds_service.replay import replay
+    from tests.conftest import make_settings
+
+    body = json.loads((Path(__file__).resolve().parents[1] / "demo" / "requests" / request_file).read_text())
+    response = replay(make_settings(), body, None, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    (card,) = [c for c in response["cards"] if c["source"]["topic"]["code"] == "prior-mri-reading"]
+    return card["detail"]
+
+
+def test_asymptomatic_mri_figures_are_quoted_for_lumbar_mri_only():
+    """Brinjikji's age table comes from lower-back studies: not for a neck MRI."""
+    lumbar = _prior_mri_detail("demo-lumbar-1.order-select.json")
+    assert "In people **without back pain** around age" in lumbar and "disc bulge" in lumbar
+    cervical = _prior_mri_detail("demo-cervical-1.order-select.json")
+    assert "without back pain" not in cervical and "%" not in cervical.split("**From the record:**")[0]
+    assert "lower-back studies" in cervical

@@ -454,9 +454,12 @@ def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
         for f in mri.reading.findings if f.certainty == "affirmed"))
     if not sentences:
         return None
+    levels = list(mri.reading.levels_with_findings)
+    # Brinjikji's age figures come from lumbar studies: quote them for a lumbar MRI only.
+    lumbar = "lumbar" in mri.regions if mri.regions else bool(levels) and all(lv[0] in "LS" for lv in levels)
     fact = {"date": mri.date.text if mri.date else "undated",
             "reference": mri.evidence[0].reference if mri.evidence else "DiagnosticReport",
-            "findings": sentences[:6], "levels": list(mri.reading.levels_with_findings)}
+            "findings": sentences[:6], "levels": levels, "lumbar": lumbar}
     return CardSpec("prior-mri-reading", {"order": _order_fact(o), "mri": fact, "age": picture.age_years,
                                           "decade": decade, "prevalence": rows, "evidence": _evidence(mri.evidence)},
                     reasons=("prior-mri-findings",))
