@@ -190,6 +190,14 @@ def test_pasted_request_and_the_derived_order_sign(open_console, console_service
     assert sent["prefetch"] == EXAMPLE["prefetch"]
     assert sign.locator("article.card").count() == len(response["cards"]) >= 1
 
+    # A prefetch key not sent: the response's data-gaps extension is shown with the cards.
+    partial = copy.deepcopy(EXAMPLE)
+    del partial["prefetch"]["devices"]
+    _paste(page, partial)
+    gaps = _fire(page, "order-select").locator(".data-gaps")
+    expect(gaps).to_contain_text("could not be read")
+    expect(gaps.locator("li")).to_have_text(["devices: not-sent"])
+
 
 def test_card_text_is_shown_never_run(open_console, console_service):
     page = open_console(console_service)
