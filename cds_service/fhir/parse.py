@@ -66,6 +66,8 @@ def parse_resource(raw: dict) -> Any:
         return cls.model_validate(raw)
     except (ValidationError, ValueError, TypeError):
         raise InvalidResource("invalid resource") from None
+    except Exception:  # noqa: BLE001 -- fhir_core raises KeyError for a contained resource of an unknown type
+        raise InvalidResource("invalid resource") from None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ def test_odd_but_legal_resources_parse(raw):
         {"resourceType": "Observation", "id": "o", "code": {"text": "x"}},  # status is required
         {"resourceType": "Patient", "birthDate": "Jane Secretname"},
         {"resourceType": "NotAType", "id": "x"},
+        # fhir_core raises KeyError, not a ValidationError, for a contained resource of an unknown type.
+        {"resourceType": "Condition", "subject": {"reference": "Patient/p-1"},
+         "contained": [{"resourceType": "Secretname", "id": "x"}]},
         {"id": "no-type"},
         "Jane Secretname",
     ],
