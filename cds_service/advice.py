@@ -29,7 +29,12 @@ def relevant_orders(service: ServiceDefinition, orders: list[DraftOrder], values
     return out
 
 
+def drafted_kinds(orders: list[DraftOrder], valuesets: ValueSets) -> frozenset[str]:
+    """Order kinds among all draft orders (selected or not): what is already being ordered."""
+    return frozenset(info.kind for info in (classify_order(o, valuesets) for o in orders) if info is not None)
+
+
 def advise(orders: list[OrderInput], record: PatientRecord, valuesets: ValueSets, rules: RuleConfig,
-           now: datetime) -> list[CardSpec]:
+           now: datetime, drafted: frozenset[str] = frozenset()) -> list[CardSpec]:
     picture = read_record(record, valuesets, now)
-    return run_rules(orders, picture, rules, now)
+    return run_rules(orders, picture, rules, now, drafted)

@@ -99,7 +99,8 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
         return {"cards": []}
     now = now or datetime.now(timezone.utc)
     record = gather_record(service, request, engine.settings)
-    specs = advice.advise(orders, record, engine.valuesets, engine.rules, now)
+    drafted = advice.drafted_kinds(extract_orders(context["draftOrders"], None), engine.valuesets)
+    specs = advice.advise(orders, record, engine.valuesets, engine.rules, now, drafted)
     patient_id = context["patientId"]
     suppressed = engine.policy.suppressed_kinds(service.id, patient_id, now)
     # Red-flag (critical) cards are never suppressed, whatever feedback said before.

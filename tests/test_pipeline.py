@@ -101,3 +101,24 @@ def test_asymptomatic_mri_figures_are_quoted_for_lumbar_mri_only():
     cervical = _prior_mri_detail("demo-cervical-1.order-select.json")
     assert "without back pain" not in cervical and "%" not in cervical.split("**From the record:**")[0]
     assert "lower-back studies" in cervical
+
+
+def test_no_suggestion_to_add_an_emg_that_is_already_among_the_draft_orders():
+    """Repeat lumbar MRI + EMG/NCS signed together: the MRI card must not suggest a second EMG."""
+    import json
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from cds_service.replay import replay
+    from tests.conftest import make_settings
+
+    body = json.loads((Path(__file__).resolve().parents[1] / "demo/requests/demo-lumbar-1.order-sign.json").read_text())
+    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    kinds = [c["source"]["topic"]["code"] for c in replay(make_settings(), body, None, now)["cards"]]
+    assert "edx-may-answer-mri-question" not in kinds and "emg-adds-value" in kinds
+    # The same MRI signed alone does get it.
+    body["context"]["draftOrders"]["entry"] = [
+        e for e in body["context"]["draftOrders"]["entry"] if "72148" in json.dumps(e["resource"]["code"])]
+    assert len(body["context"]["draftOrders"]["entry"]) == 1
+    kinds = [c["source"]["topic"]["code"] for c in replay(make_settings(), body, None, now)["cards"]]
+    assert "edx-may-answer-mri-question" in kinds

@@ -48,11 +48,12 @@ class OrderInput:
 def _evidence(items: Iterable[Evidence]) -> list[dict]:
     seen, out = set(), []
     for e in items:
-        key = (e.resource_type, e.resource_id, e.text)
+        # One line per coded resource (its codings may name it twice); text matches keep their quote.
+        key = (e.resource_type, e.resource_id, e.text if e.matched_by == "text" else "coded")
         if key in seen:
             continue
         seen.add(key)
-        out.append({"type": e.resource_type, "id": e.resource_id, "date": e.date, "text": e.text,
+        out.append({"type": e.resource_type, "id": e.resource_id, "date": e.date, "text": e.text.rstrip(" ;,:"),
                     "how": e.matched_by})
     return out[:8]  # the detail stays short; the first items are coded and newest
 
@@ -468,8 +469,12 @@ def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
 # --- putting it together --------------------------------------------------------------
 
 
-def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, now: datetime) -> list[CardSpec]:
-    """The cards for these orders, in the order they were decided (the pipeline sorts by indicator)."""
+def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, now: datetime,
+           drafted: frozenset[str] = frozenset()) -> list[CardSpec]:
+    """The cards for these orders, in the order they were decided (the pipeline sorts by indicator).
+
+    ``drafted``: order kinds among all the draft orders, selected or not.
+    """
     specs: list[CardSpec] = []
     shown: set[str] = set()  # once-per-response kinds already produced or covered
     for o in orders:
@@ -487,7 +492,8 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
             if premature is not None:
                 specs.append(premature)
                 continue  # the advice is not to image yet; reading old results can wait
-            instead = edx_instead_card(o, picture, cfg, now)
+            # An EMG/NCS already among the drafts is advised on by its own cards: do not suggest another.
+            instead = None if "electrodiagnostic" in drafted else edx_instead_card(o, picture, cfg, now)
             if instead is not None:
                 specs.append(instead)
         for kind, build in (("prior-emg-reading", lambda: prior_emg_card(o, picture)),
