@@ -2,8 +2,9 @@
 
 Run from the repository root: ``.venv/bin/python scripts/demo_requests.py``.
 It writes ``demo/requests/<patient>.<hook>.json`` (complete CDS Hooks requests at
-the reference date, prefetch filled, a fixed hookInstance) and
-``demo/patients/README.md``. The tests check that the committed files are what
+the reference date, prefetch filled, a fixed hookInstance),
+``demo/patients/README.md`` and the patient table in README.md's Quick start
+(between its demo-table comments). The tests check that the committed files are what
 this script writes. The service builds the same requests itself at
 ``GET /demo/requests/<patient>/<hook>``, with every date moved to today.
 """
@@ -119,6 +120,20 @@ def readme(cat: DemoCatalog) -> str:
     return "\n".join(out) + "\n"
 
 
+#: The patient table in the main README's Quick start sits between these lines.
+_TABLE_START = "<!-- demo-table: written by scripts/demo_requests.py from demo/catalog.yaml -->\n"
+_TABLE_END = "<!-- end of demo-table -->"
+
+
+def main_readme(cat: DemoCatalog, current: str) -> str:
+    """The main README with its demo table rewritten (the rest as it is)."""
+    start, end = current.index(_TABLE_START) + len(_TABLE_START), current.index(_TABLE_END)
+    rows = ["| Patient | order-select | order-sign |", "| --- | --- | --- |"] + [
+        f"| `{p.id}`: {p.title} | {_cards(p.expected['order-select'])} | {_cards(p.expected['order-sign'])} |"
+        for p in cat.patients]
+    return current[:start] + "\n".join(rows) + "\n" + current[end:]
+
+
 def render() -> dict[Path, str]:
     """Every generated file and its text."""
     cat = catalog()
@@ -127,6 +142,7 @@ def render() -> dict[Path, str]:
         for p in cat.patients for hook in HOOKS
     }
     files[DEMO_DIR / "patients" / "README.md"] = readme(cat)
+    files[ROOT / "README.md"] = main_readme(cat, (ROOT / "README.md").read_text())
     return files
 
 
@@ -136,9 +152,12 @@ def main() -> int:
     stale = [p for p in REQUESTS_DIR.glob("*.json") if p not in files]
     for path in stale:
         path.unlink()
+    written = 0
     for path, text in files.items():
-        path.write_text(text)
-    print(f"wrote {len(files)} files, removed {len(stale)} stale request files")
+        if not path.is_file() or path.read_text() != text:  # README.md is shared: touch it only on a change
+            path.write_text(text)
+            written += 1
+    print(f"wrote {written} of {len(files)} files, removed {len(stale)} stale request files")
     return 0
 
 
