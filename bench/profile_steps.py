@@ -100,7 +100,9 @@ def _instrumented_engine(tmp: Path):
     timers.wrap(pipeline, "extract_orders", "orders")
     timers.wrap(advice, "relevant_orders", "orders")
     timers.wrap(pipeline, "gather_record", "FHIR gathering")
-    timers.wrap(gather, "parse_resource", "FHIR parsing (validation)")
+    # Whichever name the checkout's gathering parses with (the baseline's or this one's).
+    timers.wrap(gather, "parse_for_record" if hasattr(gather, "parse_for_record") else "parse_resource",
+                "FHIR parsing (validation)")
     timers.wrap(advice, "read_record", "reading the record")
     timers.wrap(reading, "read_reports", "reports (MRI/EMG text)")
     timers.wrap(reading, "condition_facts", "condition/observation facts")

@@ -2,7 +2,9 @@
 
 This is the contract between FHIR access (which fills it from prefetch and the
 EHR's FHIR server) and the clinical reader (which turns it into findings).
-Resources are ``fhir.resources`` R4B models; R4B models read R4 data.
+Resources are ``fhir.resources`` R4B models (R4B models read R4 data), or the
+read-only nodes of ``fhir/fastpath.py`` with the same attributes: the reader
+only reads attributes and ``get_resource_type()``.
 """
 
 from __future__ import annotations

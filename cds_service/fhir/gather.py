@@ -29,7 +29,7 @@ from ..settings import Settings
 from . import events
 from .access import NoServerAccess, server_access
 from .client import FetchResult, FhirClient
-from .parse import InvalidResource, entries, next_link, parse_resource, patient_id_of, truncated, warm_up
+from .parse import InvalidResource, entries, next_link, parse_for_record, patient_id_of, truncated, warm_up
 from .prefetch import KeyPlan, PrefetchState, is_error_outcome, plan
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class _RecordBuilder:
             if isinstance(rid, str) and (rtype, rid) in self._seen:
                 continue  # overlapping pages, or the same resource under two keys
             try:
-                model = parse_resource(raw)
+                model = parse_for_record(raw)
             except InvalidResource:
                 self._skip(key_plan.key, "invalid")
                 continue
