@@ -232,18 +232,17 @@ def _patient(path: Path, index: int, entry: Any, bundles_dir: Path) -> DemoPatie
         if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
             raise DemoError(f"{where}.expected.{hook}: a list of card kinds ([] for none)")
     bundle = _bundle(bundles_dir / f"{entry['id']}.json", entry["id"])
-    patient = DemoPatient(
-        id=entry["id"], title=entry["title"].strip(), story=" ".join(entry["story"].split()),
-        expected=MappingProxyType({h: tuple(expected[h]) for h in HOOKS}),
-        selections=(), bundle=bundle,
-    )
-    drafts = [f"ServiceRequest/{r['id']}" for r in patient.draft_orders]
+    drafts = [f"ServiceRequest/{e['resource']['id']}" for e in bundle["entry"] if _is_draft(e["resource"])]
     if not drafts:
         raise DemoError(f"{where}: the bundle has no draft ServiceRequest (status draft) to order")
     selections = entry.get("selections", drafts[:1])
     if not isinstance(selections, list) or not selections or not set(selections) <= set(drafts):
         raise DemoError(f"{where}.selections: references of draft orders in the bundle ({', '.join(drafts)})")
-    return DemoPatient(patient.id, patient.title, patient.story, patient.expected, tuple(selections), bundle)
+    return DemoPatient(
+        id=entry["id"], title=entry["title"].strip(), story=" ".join(entry["story"].split()),
+        expected=MappingProxyType({h: tuple(expected[h]) for h in HOOKS}),
+        selections=tuple(selections), bundle=bundle,
+    )
 
 
 def _bundle(path: Path, patient_id: str) -> dict:
