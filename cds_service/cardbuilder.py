@@ -118,6 +118,9 @@ class CardLibrary:
             lstrip_blocks=True,
         )
         self._env.filters["shorten"] = _shorten
+        # Record text (condition names, report sentences, order names) goes into Markdown:
+        # templates pass it through `md` so it can never become a link, an image or HTML.
+        self._env.filters["md"] = markdown_text
         # Unlike Jinja's capitalize, keeps "MRI" and "EMG" upper case.
         self._env.filters["first_upper"] = lambda text: str(text)[:1].upper() + str(text)[1:]
         self._templates: dict[str, CardTemplate] = {}
@@ -205,6 +208,21 @@ class CardLibrary:
         if spec.reasons:
             card["extension"] = {REASONS_EXTENSION: list(spec.reasons)}
         return card
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")
+#: Bare URLs that GitHub-flavoured renderers would turn into links.
+_MD_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=\bwww)(\.)")
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as literal Markdown inline text: one line, every special character escaped."""
+    text = " ".join(str(text).split())  # a newline could start a heading or a list
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_AUTOLINK.sub(lambda m: "\\" + m.group(0), text)
+    if re.match(r"\d+[.)](\s|$)", text):  # "1. text" would start an ordered list: escape its dot
+        return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
+    return re.sub(r"^([-+])(?=\s|$)", r"\\\1", text)
 
 
 def _shorten(text: str, width: int = 60) -> str:

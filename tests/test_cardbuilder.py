@@ -79,3 +79,49 @@ def test_repo_card_templates_load():
     for kind in lib.kinds:
         tpl = lib.template(kind)
         assert tpl.source["label"] and tpl.source["topic"]["code"] == kind
+
+
+# --- record text is text -----------------------------------------------------------------
+
+HOSTILE = "**Bold** [click](javascript:alert(1)) <img src=x onerror=alert(2)> https://evil.example _x_"
+
+
+def _render_html(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"linkify": True, "html": True}).enable("linkify").enable("table").render(markdown)
+
+
+def test_markdown_text_escapes_everything_that_could_become_markup():
+    from cds_service.cardbuilder import markdown_text
+
+    for text in (HOSTILE, "- item\n# heading", "1. first", "> quote", "`code`", "a | b", "www.evil.example"):
+        html = _render_html("- " + markdown_text(text))
+        inner = html.replace("<ul>\n<li>", "", 1).replace("</li>\n</ul>\n", "", 1)
+        assert "<" not in inner.replace("&lt;", ""), (text, html)  # no element but the one list item
+
+
+def test_hostile_record_text_stays_text_in_every_card_kind(app):
+    """Condition names, report text and order names from the record render as literal text."""
+    import copy
+
+    from tests.scenarios.test_scenarios import SCENARIOS, run_scenario
+
+    kinds = set()
+    for scenario in SCENARIOS:
+        scenario = copy.deepcopy(scenario)
+        for c in scenario.get("conditions", []):
+            c["display"] = f"{c.get('display', '')} {HOSTILE}"
+        for r in scenario.get("reports", []):
+            for field in ("conclusion", "text"):
+                if r.get(field):
+                    r[field] = f"{r[field]} {HOSTILE}"
+        for o in scenario.get("orders", []):
+            o["display"] = f"{o.get('display', '')} {HOSTILE}"
+        for card in run_scenario(app, scenario)["cards"]:
+            kinds.add(card["source"]["topic"]["code"])
+            html = _render_html(card["detail"])
+            assert "<img" not in html, card["detail"]
+            assert 'href="javascript' not in html and "evil.example\"" not in html, card["detail"]
+            assert "<strong>Bold</strong>" not in html and "<em>x</em>" not in html, card["detail"]
+    assert len(kinds) >= 6, kinds  # the hostile text reached most card kinds
