@@ -7,6 +7,7 @@ so a 400 tells the integrator exactly what to fix.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from marshmallow import (
@@ -38,6 +39,15 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+class JsonInteger(fields.Integer):
+    """An integer as JSON Schema counts them: 300 and 300.0 (JSON does not tell them apart); not "300", not true."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class FhirAuthorizationSchema(Schema):
     """The spec's fhirAuthorization: every field but ``patient`` is required."""
 
@@ -46,7 +56,7 @@ class FhirAuthorizationSchema(Schema):
 
     access_token = fields.String(required=True, validate=validate.Length(min=1))
     token_type = fields.String(required=True)
-    expires_in = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    expires_in = JsonInteger(required=True, strict=True, validate=validate.Range(min=0))
     scope = fields.String(required=True)
     subject = fields.String(required=True, validate=validate.Length(min=1))
     patient = fields.String(validate=_fhir_id)
@@ -201,6 +211,14 @@ class FeedbackItemSchema(Schema):
     overrideReason = fields.Nested(OverrideReasonSchema)
     # RFC 3339 date-time (the spec: UTC, e.g. 1985-04-12T23:20:50.52Z).
     outcomeTimestamp = fields.AwareDateTime(required=True, format="iso")
+
+    @validates("outcomeTimestamp")
+    def _utc_representable(self, value: datetime, **_: Any) -> None:
+        # Stored in UTC: 0001-01-01T00:30+01:00 is a valid RFC 3339 time with no UTC datetime.
+        try:
+            value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError("Out of range once converted to UTC.") from None
 
     @validates_schema
     def _conditional(self, data: dict, **_: Any) -> None:

@@ -36,7 +36,10 @@ def parse_range(args: Mapping[str, str], today: date, default_days: int) -> tupl
         range is longer than MAX_RANGE_DAYS (400, naming the parameter).
     """
     end = _date(args, "to") or today
-    start = _date(args, "from") or end - timedelta(days=default_days - 1)
+    if end == date.max:  # the range ends at the start of the next day, which does not exist
+        raise InvalidRequest("Dates are YYYY-MM-DD.", {"to": ["Must be before 9999-12-31."]})
+    # From the ordinal: `end - timedelta` overflows for days near 0001-01-01.
+    start = _date(args, "from") or date.fromordinal(max(1, end.toordinal() - (default_days - 1)))
     if start > end:
         raise InvalidRequest("The range is empty: from is after to.", {"from": ["Must not be after 'to'."]})
     if (end - start).days + 1 > MAX_RANGE_DAYS:

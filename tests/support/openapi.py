@@ -69,13 +69,20 @@ def validate_response(method: str, path: str, status: int, body, content_type: s
         return
     media = content_type.split(";")[0].strip()
     assert media in content, f"{media} not declared for {method} {path} {status}"
-    schema = content[media]["schema"]
+    errors = _errors(content[media]["schema"], body)
+    assert not errors, f"{method} {path} {status}: " + "; ".join(errors[:5])
+
+
+def request_errors(method: str, path: str, body, media: str = "application/json") -> list[str]:
+    """What openapi.yaml finds wrong with ``body`` as this operation's request body (empty: valid)."""
+    return _errors(operation(path, method)["requestBody"]["content"][media]["schema"], body)
+
+
+def _errors(schema: dict, instance) -> list[str]:
     registry = Registry().with_resource("urn:openapi", Resource(spec(), specification=DRAFT202012))
     wrapped = {"$ref": "urn:openapi#" + schema["$ref"][1:]} if "$ref" in schema else schema
     validator = jsonschema.Draft202012Validator(
         wrapped, registry=registry, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
-    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
-    assert not errors, f"{method} {path} {status}: " + "; ".join(
-        f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors[:5]
-    )
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
+    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors]
