@@ -104,7 +104,8 @@ def test_asymptomatic_mri_figures_are_quoted_for_lumbar_mri_only():
 
 
 def test_no_suggestion_to_add_an_emg_that_is_already_among_the_draft_orders():
-    """Repeat lumbar MRI + EMG/NCS signed together: the MRI card must not suggest a second EMG."""
+    """A repeat MRI after a normal MRI suggests an EMG/NCS, unless one is already being ordered."""
+    import copy
     import json
     from datetime import datetime, timezone
     from pathlib import Path
@@ -112,13 +113,19 @@ def test_no_suggestion_to_add_an_emg_that_is_already_among_the_draft_orders():
     from cds_service.replay import replay
     from tests.conftest import make_settings
 
-    body = json.loads((Path(__file__).resolve().parents[1] / "demo/requests/demo-lumbar-1.order-sign.json").read_text())
+    requests = Path(__file__).resolve().parents[1] / "demo" / "requests"
+    body = json.loads((requests / "demo-normal-mri-1.order-sign.json").read_text())
     now = datetime(2026, 11, 26, tzinfo=timezone.utc)
-    kinds = [c["source"]["topic"]["code"] for c in replay(make_settings(), body, None, now)["cards"]]
-    assert "edx-may-answer-mri-question" not in kinds and "emg-adds-value" in kinds
-    # The same MRI signed alone does get it.
-    body["context"]["draftOrders"]["entry"] = [
-        e for e in body["context"]["draftOrders"]["entry"] if "72148" in json.dumps(e["resource"]["code"])]
-    assert len(body["context"]["draftOrders"]["entry"]) == 1
-    kinds = [c["source"]["topic"]["code"] for c in replay(make_settings(), body, None, now)["cards"]]
-    assert "edx-may-answer-mri-question" in kinds
+
+    def kinds(request: dict) -> list[str]:
+        return [c["source"]["topic"]["code"] for c in replay(make_settings(), request, None, now)["cards"]]
+
+    assert "edx-may-answer-mri-question" in kinds(body)
+    lumbar = json.loads((requests / "demo-lumbar-1.order-sign.json").read_text())
+    (emg,) = [e for e in lumbar["context"]["draftOrders"]["entry"] if "95886" in json.dumps(e["resource"]["code"])]
+    emg = copy.deepcopy(emg)
+    emg["resource"]["subject"] = {"reference": f"Patient/{body['context']['patientId']}"}
+    body["context"]["draftOrders"]["entry"].append(emg)
+    with_emg = kinds(body)
+    assert "edx-may-answer-mri-question" not in with_emg
+    assert {"emg-adds-value", "emg-adds-little"} & set(with_emg)  # the EMG order gets its own advice

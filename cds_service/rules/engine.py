@@ -16,6 +16,7 @@ from typing import Iterable
 from ..cardbuilder import CardSpec, Suggestion
 from ..orders import DraftOrder
 from ..reading.levels import levels_for_root, roots_at_level
+from ..reading.lexicon import MRI_COMPRESSIVE
 from ..reading.model import ClinicalPicture, EmgReport, Evidence, MriReport, OrderInfo, RootProblem
 from . import actions
 from .config import RuleConfig
@@ -137,6 +138,20 @@ def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> C
 # --- EMG/NCS orders ---------------------------------------------------------------
 
 
+def _candidate_levels(reading) -> tuple[str, ...]:
+    """Levels with a finding that could explain radicular symptoms.
+
+    A bulge that names no root, or any mild finding that names no root, is common in people
+    without symptoms (Brinjikji 2015): it does not make an MRI "multilevel" or spoil agreement.
+    """
+    levels = dict.fromkeys(
+        f.level for f in reading.findings
+        if f.level and f.kind in MRI_COMPRESSIVE
+        and (f.roots or not (f.severity == "mild" or (f.kind == "bulge" and f.severity in (None, "mild-moderate"))))
+    )
+    return tuple(lvl for lvl in reading.levels_with_findings if lvl in levels)
+
+
 def _mri_disagreement(mri: MriReport, problems: list[RootProblem]) -> str | None:
     """Why the MRI and the root problem do not match, or None when they fit or cannot be compared."""
     reading = mri.reading
@@ -165,8 +180,8 @@ def _mri_reason(mri: MriReport, problems: list[RootProblem], cfg: RuleConfig) ->
     mismatch = _mri_disagreement(mri, problems)
     if mismatch:
         return {"code": "mri-symptom-mismatch", "detail": mismatch}
-    levels = mri.reading.levels_with_findings
-    if problems and (mri.reading.multilevel or len(levels) >= cfg.multilevel_min_levels):
+    levels = _candidate_levels(mri.reading)
+    if problems and len(levels) >= cfg.multilevel_min_levels:
         return {"code": "multilevel-mri", "levels": list(levels) or ["several levels"]}
     return None
 
@@ -274,7 +289,7 @@ def _findings_agree(picture: ClinicalPicture, problems: list[RootProblem], regio
     mri = picture.latest_mri(region)
     if mri is None or not problems or picture.mimics:
         return None
-    levels = mri.reading.levels_with_findings
+    levels = _candidate_levels(mri.reading)
     roots = {r for p in problems for r in p.roots}
     sides = {p.side for p in problems if p.side}
     if len(levels) != 1 or not roots:
@@ -451,7 +466,8 @@ def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
     decade, rows = cfg.prevalence_at(picture.age_years)
     # The reader scopes "L3-4: bulge. ..." lists: put the level back where the sentence lost it.
     sentences = list(dict.fromkeys(
-        f.sentence if not f.level or re.match(r"^\s*[CTLS]\d", f.sentence) else f"{f.level}: {f.sentence}"
+        (f.sentence if not f.level or re.match(r"^\s*[CTLS]\d", f.sentence) else f"{f.level}: {f.sentence}")
+        .rstrip(" ;,")
         for f in mri.reading.findings if f.certainty == "affirmed"))
     if not sentences:
         return None
