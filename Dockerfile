@@ -18,6 +18,8 @@ RUN pip install --no-compile .
 COPY hooks ./hooks
 COPY cards ./cards
 COPY config ./config
+# Synthetic demo patients, served only when CDS_DEMO_ENABLED=true (a demo deployment).
+COPY demo ./demo
 
 RUN useradd --system --uid 10001 --no-create-home cds && chown -R cds /app
 USER 10001

@@ -19,17 +19,22 @@ def test_dockerfile_runs_gunicorn_as_non_root_with_a_healthcheck():
     assert 'CMD ["cds-service", "serve"]' in text
     # The image installs the package non-editable, so it must point at its content.
     assert "CDS_CONTENT_DIR=/app" in text
-    for folder in ("hooks", "cards", "config"):
+    for folder in ("hooks", "cards", "config", "demo"):
         assert f"COPY {folder} ./{folder}" in text
 
 
 def test_content_can_live_outside_the_package(tmp_path):
     # As in the image: content under CDS_CONTENT_DIR, code elsewhere.
-    for folder in ("hooks", "cards", "config"):
+    for folder in ("hooks", "cards", "config", "demo"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    settings = Settings.load(env={"CDS_CONTENT_DIR": str(tmp_path)}, yaml_path=tmp_path / "config" / "settings.yaml")
+    settings = Settings.load(env={"CDS_CONTENT_DIR": str(tmp_path), "CDS_DEMO_ENABLED": "true"},
+                             yaml_path=tmp_path / "config" / "settings.yaml")
     app = create_app(settings)
-    assert app.test_client().get("/cds-services").status_code == 200
+    client = app.test_client()
+    assert client.get("/cds-services").status_code == 200
+    assert client.get("/demo/patients").status_code == 200
+    with client.get("/") as page:  # the console's page ships inside the package
+        assert page.status_code == 200 and b"<html" in page.data
     assert settings.hooks_dir == tmp_path / "hooks"
 
 
