@@ -95,6 +95,10 @@ def _instrumented_engine(tmp: Path):
     app = create_app(Settings.load(env={}, yaml_path=None, auth_disabled=True, log_level="ERROR",
                                    store_path=tmp / "store.sqlite3", replay_cache_path=tmp / "replay.sqlite3"))
     engine = app.extensions["cds_engine"]
+    from cds_service import cli
+
+    if hasattr(cli, "freeze_startup_heap"):  # as that checkout's gunicorn worker does after loading the app
+        cli.freeze_startup_heap()
     timers = Timers()
     timers.wrap(pipeline, "validate_hook_request", "request validation")
     timers.wrap(pipeline, "extract_orders", "orders")
