@@ -27,9 +27,11 @@ from .errors import InvalidRequest
 
 #: FHIR id rule (R4 ``id`` datatype). Ids are put into FHIR query URLs, so
 #: anything else is refused here rather than escaped later.
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-#: A relative reference as order-select's ``selections`` carries it: Type/id.
-TYPED_REFERENCE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://\S+/)?[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+#: ``\Z``, not ``$``: Python's ``$`` also matches before a final newline ("p-1\n" would pass).
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}\Z")
+#: A relative reference as order-select's ``selections`` carries it: Type/id. The base of an
+#: absolute one is printable ASCII (a URL), the same set in openapi.yaml's ECMA-262 pattern.
+TYPED_REFERENCE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://[!-~]+/)?[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}\Z")
 
 _fhir_id = validate.Regexp(FHIR_ID, error="Must be a FHIR id: letters, digits, '-' and '.', at most 64.")
 

@@ -130,7 +130,8 @@ def next_link(bundle: Any) -> str | None:
     """The ``next`` page URL of a searchset Bundle, if any."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         return None
-    for link in bundle.get("link") or []:
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else ():  # JSON: anything may be there
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"].strip() or None
     return None

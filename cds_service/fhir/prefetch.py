@@ -146,7 +146,8 @@ def classify(prefetch: dict | None, key: str, expected_type: str | None = None) 
         return PrefetchState.OUTCOME
     if value["resourceType"] == "Bundle":
         # A client may report a failed search as a Bundle holding an error outcome.
-        for entry in value.get("entry") or []:
+        entries = value.get("entry")
+        for entry in entries if isinstance(entries, list) else ():  # JSON: anything may be there
             if isinstance(entry, dict) and is_error_outcome(entry.get("resource")):
                 return PrefetchState.OUTCOME
     elif expected_type and value["resourceType"] != expected_type:

@@ -13,7 +13,7 @@ from cds_service.store import StoreError
 from cds_service.store.sqlite import SQLiteStore
 from tests.store.helpers import outcome
 from tests.support import openapi
-from tests.support.builders import hook_request
+from tests.support.builders import hook_request, service_request
 
 FEEDBACK = "/cds-services/spine-order-sign/feedback"
 SUMMARY = "/cds-services/spine-order-sign/feedback/summary"
@@ -43,6 +43,17 @@ def test_an_outcome_time_with_no_utc_equivalent_is_400_not_500(client, when):
 ])
 def test_summary_ranges_at_the_ends_of_the_calendar_are_answered_not_500(client, query, status):
     assert _checked(client.get(SUMMARY + query), "GET", SUMMARY).status_code == status
+
+
+@pytest.mark.parametrize("member", ["entry", "link"])
+@pytest.mark.parametrize("value", [True, 7])
+def test_a_prefetch_bundle_with_a_non_list_entry_or_link_is_read_not_500(client, member, value):
+    # `for x in bundle.get(member) or []` raised TypeError on true or a number.
+    orders = [service_request(cpt="95886", display="EMG/NCS left lower extremity")]
+    body = hook_request("order-sign", orders=orders, prefetch={"conditions": {
+        "resourceType": "Bundle", "type": "searchset", member: value}})
+    path = "/cds-services/spine-order-sign"
+    assert _checked(client.post(path, json=body), "POST", path).status_code == 200
 
 
 # --- feedback acknowledged into a deleted file ----------------------------------------------
@@ -122,6 +133,19 @@ def test_hook_requests_openapi_refuses_the_service_refuses_too(client, name, hoo
     assert openapi.request_errors("POST", path, body), f"openapi.yaml accepts: {name}"
     resp = _checked(client.post(path, json=body), "POST", path)
     assert resp.status_code == 400 and named in resp.get_json()["errors"], resp.get_json()
+
+
+@pytest.mark.parametrize("field,value", [
+    ("context.patientId", "p-1\n"),
+    ("context.encounterId", "e-1\n"),
+    ("context.selections", ["ServiceRequest/sr-1\n"]),
+    ("context.selections", ["https://ehr.example.org/fhir\x1d/ServiceRequest/sr-1"]),
+])
+def test_ids_and_references_with_a_final_newline_or_control_character_are_refused(client, field, value):
+    # Python's `$` matches before a final newline: "p-1\n" passed as a FHIR id, into query URLs.
+    body = _set(hook_request("order-select"), field, value)
+    resp = _checked(client.post("/cds-services/spine-order-select", json=body), "POST", "/cds-services/spine-order-select")
+    assert resp.status_code == 400 and field in resp.get_json()["errors"], resp.get_json()
 
 
 FEEDBACK_REFUSED = [
