@@ -142,13 +142,13 @@ def start(name: str, argv: list[str], cwd: Path, env: dict, port: int, tmp: Path
     return Server(name, base, proc, log)
 
 
-def start_service(name: str, code_root: Path, tmp: Path) -> Server:
+def start_service(name: str, code_root: Path, tmp: Path, extra_env: dict | None = None) -> Server:
     port = free_port()
     data = tmp / name.replace(" ", "_")
     data.mkdir()
     env = {"CDS_HOST": "127.0.0.1", "CDS_PORT": str(port), "CDS_AUTH_DISABLED": "true",
            "CDS_STORE_PATH": str(data / "store.sqlite3"), "CDS_REPLAY_CACHE_PATH": str(data / "replay.sqlite3")}
-    env = {**env, "PYTHONPATH": str(code_root)}
+    env = {**env, "PYTHONPATH": str(code_root), **(extra_env or {})}
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each service makes its own metrics folder
     return start(name, [sys.executable, "-m", "cds_service.cli", "serve"], code_root, env, port, tmp)
 

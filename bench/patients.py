@@ -177,6 +177,7 @@ def _dress(request: dict) -> dict:
                 r["dosageInstruction"] = [{"text": "1 tablet by mouth daily", "timing": {"repeat": {
                     "frequency": 1, "period": 1, "periodUnit": "d"}}}]
             elif r["resourceType"] == "DiagnosticReport":
+                r["id"] = f"{pid}-{r['id']}"  # patient-scoped, as the builder's ids: one FHIR server holds both
                 r["subject"] = {"reference": f"Patient/{pid}"}
                 r["performer"] = [{"reference": "Organization/org-1", "display": "Radiology"}]
             elif r["resourceType"] == "Patient":
