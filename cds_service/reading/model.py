@@ -17,12 +17,16 @@ Vocabularies used in fields:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .dates import PartialDate
 from .levels import level_sort_key
 
 CODED, TEXT = "coded", "text"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -291,25 +295,54 @@ class EmgReading:
 
 @dataclass(frozen=True)
 class MriReport:
-    """A prior spine MRI report in the record, read."""
+    """A prior spine MRI report in the record; its text is read when ``reading`` is first used.
+
+    The rules look at the newest report (per region) only: a record with a dozen prior
+    MRIs pays for reading the ones that bear on the order, not for all of them.
+    """
 
     evidence: tuple[Evidence, ...]
     date: PartialDate | None
     status: str | None
     #: Regions the report's code or title names (empty when it does not say).
     regions: tuple[str, ...]
-    reading: MriReading
+    #: The report's text (impression and attachments), "" when it has none.
+    text: str = field(repr=False)
     #: True when the text came only from the code/title (no conclusion or attachment to read).
     text_available: bool = True
+
+    @cached_property
+    def reading(self) -> MriReading:
+        from .mri_text import read_mri_text  # here: mri_text imports this module
+
+        return _read_lazily(read_mri_text, self.text, "MRI")
 
 
 @dataclass(frozen=True)
 class EmgReport:
+    """A prior EMG/NCS report in the record; its text is read when ``reading`` is first used."""
+
     evidence: tuple[Evidence, ...]
     date: PartialDate | None
     status: str | None
-    reading: EmgReading
+    text: str = field(repr=False)
     text_available: bool = True
+
+    @cached_property
+    def reading(self) -> EmgReading:
+        from .emg_text import read_emg_text
+
+        return _read_lazily(read_emg_text, self.text, "EMG")
+
+
+def _read_lazily(read, text: str, kind: str):
+    # The readers never raise on odd text; should one, the report counts as saying nothing
+    # (an exception here would fail the hook call from inside the rules).
+    try:
+        return read(text)
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+        log.warning("clinical reader could not read a %s report text (%s)", kind, type(exc).__name__)
+        return read("")
 
 
 @dataclass(frozen=True)

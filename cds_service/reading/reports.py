@@ -15,10 +15,8 @@ from typing import Any, Callable
 from ..valuesets import ValueSets
 from .attributes import clip
 from .dates import PartialDate, choice_date, parse_date
-from .emg_text import read_emg_text
 from .fhir_access import ODD_DATA, as_list, attachment_text, coded_evidence, codings, concept_text, match_coded, rid, rtype
 from .model import TEXT, EmgReport, Evidence, MriReport
-from .mri_text import read_mri_text
 from .orders import ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, kind_from_text, regions_from_text
 
 _SKIP_STATUS = {"entered-in-error", "cancelled"}
@@ -66,10 +64,11 @@ def _read_one(report: Any, vs: ValueSets, mri: list[MriReport], emg: list[EmgRep
     else:
         title = concept_text(getattr(report, "code", None)) or (text or "").strip().split("\n", 1)[0]
         evidence = (Evidence(rtype(report), rid(report), date_text, clip(title or kind), TEXT),)
+    # The text is read when the rules first look at the report (MriReport.reading).
     if kind == SPINE_MRI:
-        mri.append(MriReport(evidence, date, status or None, regions, read_mri_text(text or ""), text_available=bool(text)))
+        mri.append(MriReport(evidence, date, status or None, regions, text or "", text_available=bool(text)))
     else:
-        emg.append(EmgReport(evidence, date, status or None, read_emg_text(text or ""), text_available=bool(text)))
+        emg.append(EmgReport(evidence, date, status or None, text or "", text_available=bool(text)))
 
 
 def _newest_first(d: PartialDate | None):
