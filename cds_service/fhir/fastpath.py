@@ -85,7 +85,8 @@ class _Field:
     attr: str  # the model's attribute name
     kind: int
     many: bool = False
-    adapter: TypeAdapter | None = None
+    #: A primitive's validator: the pydantic-core validator of a TypeAdapter of the field's annotation.
+    check: Any = None
     table: "_Table | None" = None
 
 
@@ -150,7 +151,8 @@ def _build(model: type) -> _Table:
         if info.metadata or (info.alias and info.alias != name and info.alias in names):
             fields[key] = _Field(name, _UNDECIDED)
         elif element is None:
-            fields[key] = _Field(name, _PRIMITIVE, adapter=TypeAdapter(info.annotation))
+            # The core validator itself: TypeAdapter.validate_python only adds keyword handling.
+            fields[key] = _Field(name, _PRIMITIVE, check=TypeAdapter(info.annotation).validator.validate_python)
         elif issubclass(element, FhirElementOrResourceBase):
             fields[key] = _Field(name, _UNDECIDED)  # a resource of any type (contained): left to fhir.resources
         else:
@@ -185,11 +187,13 @@ def _walk(table: _Table, data: dict) -> FhirNode:
         kind = field.kind
         if kind == _PRIMITIVE:
             try:
-                values[field.attr] = field.adapter.validate_python(value)
+                values[field.attr] = field.check(value)
             except ValidationError:
                 raise Undecided from None
         elif kind == _ELEMENT:
-            sub = _element_table(field)
+            sub = field.table
+            if sub.__class__ is not _Table:
+                sub = _element_table(field)
             if field.many:
                 if type(value) is not list:
                     raise Undecided
