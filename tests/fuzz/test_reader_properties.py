@@ -97,3 +97,5 @@ def test_the_record_reader_never_raises_on_hostile_report_and_problem_text(concl
     picture = read_record(record, VALUESETS, NOW)
     reports = picture.mri_reports if kind == "mri" else picture.emg_reports
     assert len(reports) + picture.unread_resources >= held  # read, or skipped and counted, never lost
+    for report in reports:  # the text is read when the rules first ask
+        assert report.reading.normal in (True, False, None)
