@@ -24,7 +24,8 @@ end of a wrk run still finish), so one point's load does not leak into the next.
 Printed per point: p50/p95/p99 latency, requests/s, the server's CPU time per request
 (gunicorn master and workers, from /proc), the load generator's CPU share of one core
 (to show it is not the limit: the client shares the 2 cores), and ratios against the
-baseline. Every server is checked to answer 200 with cards before it is loaded, and
+baseline: of requests/s, of CPU per request (baseline / server: what the throughput
+ratio would be on an otherwise idle machine), and of p50. Every server is checked to answer 200 with cards before it is loaded, and
 every non-2xx answer or socket error under load fails the run.
 """
 
@@ -202,14 +203,16 @@ def print_tables(results: dict, rounds: int, sizes: dict) -> None:
     for patient, by_clients in results.items():
         print(f"\n{patient} patient ({sizes[patient]}); median of {rounds} round(s) per point")
         print(f"  {'clients':>7} {'server':16} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} "
-              f"{'CPU ms/req':>10} {'wrk CPU':>8} {'req/s ratio':>11} {'p50 ratio':>9}")
+              f"{'CPU ms/req':>10} {'wrk CPU':>8} {'req/s ratio':>11} {'CPU ratio':>9} {'p50 ratio':>9}")
         for clients, by_server in by_clients.items():
             base = _median_point(by_server["baseline"])
             for name, points in by_server.items():
                 p = _median_point(points)
+                # CPU ratio: baseline CPU per request / this server's; the throughput ratio an
+                # otherwise idle machine would show (other load on the host does not move it).
                 print(f"  {clients:7d} {name:16} {p.p50:8.2f} {p.p95:8.2f} {p.p99:8.2f} {p.rps:8.1f} "
                       f"{p.server_cpu_ms:10.2f} {p.client_cpu_share:8.0%} {p.rps / base.rps:11.3f} "
-                      f"{p.p50 / base.p50:9.1f}")
+                      f"{base.server_cpu_ms / p.server_cpu_ms:9.3f} {p.p50 / base.p50:9.1f}")
 
 
 def main() -> int:

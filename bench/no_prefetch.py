@@ -1,6 +1,7 @@
 """Hook latency without prefetch, through HTTP, against a FHIR server that answers each query after 50 ms.
 
     .venv/bin/python bench/no_prefetch.py [--calls 30] [--delay-ms 50] [--patients typical,heavy]
+                                          [--baseline-rev REV]
 
 Starts the service as deployed (``cds-service serve`` under gunicorn, JWT checking off,
 the stand-in on ``allowed_fhir_servers``) and the FHIR stand-in of ``bench/fhir_gather.py``
@@ -13,7 +14,8 @@ the stand-in on ``allowed_fhir_servers``) and the FHIR stand-in of ``bench/fhir_
   ``fhir_budget_seconds``) and then the same processing.
 
 The ratio "no-prefetch call / one query" is the goal's measure (under 1.5): 1.0 would
-be a service that costs nothing beyond waiting for one query. Every no-prefetch answer
+be a service that costs nothing beyond waiting for one query. ``--baseline-rev`` also
+measures the service as it was at a git revision (a temporary worktree), in the same run. Every no-prefetch answer
 is checked to have the same cards as the prefetched one and no data gap, so a query
 cut by the budget cannot pass for a fast answer.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,6 +97,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=30, help="calls per measurement (heavy: a third)")
     parser.add_argument("--delay-ms", type=float, default=50.0)
     parser.add_argument("--patients", default="typical,heavy")
+    parser.add_argument("--baseline-rev", help="also measure the service as it was at this git revision")
     args = parser.parse_args()
     makers = {"typical": typical_request, "heavy": heavy_request}
     requests_ = {name: makers[name]() for name in args.patients.split(",") if name}
@@ -103,13 +107,20 @@ def main() -> int:
 
     stand_in, base = start_delay_server(everything, args.delay_ms / 1000)
     tmp = Path(tempfile.mkdtemp(prefix="bench-noprefetch-"))
-    service = start_service("service", ROOT, tmp, {"CDS_ALLOWED_FHIR_SERVERS": base})
+    env = {"CDS_ALLOWED_FHIR_SERVERS": base}
+    services, worktree = [], None
     session = requests.Session()
-    url = f"{service.base}/cds-services/{SERVICE}"
     try:
+        if args.baseline_rev:
+            worktree = tmp / "baseline-tree"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.baseline_rev],
+                           check=True, capture_output=True)
+            services.append(start_service(f"service@{args.baseline_rev[:8]}", worktree, tmp, env))
+        services.append(start_service("service", ROOT, tmp, env))
         print(f"FHIR stand-in answering after {args.delay_ms:.0f} ms; service under gunicorn; one client, "
               f"calls in sequence")
-        for name, request in requests_.items():
+        for (name, request), service in ((item, s) for item in requests_.items() for s in services):
+            url = f"{service.base}/cds-services/{SERVICE}"
             calls = args.calls if name == "typical" else max(5, args.calls // 3)
             patient = request["context"]["patientId"]
             one, _ = timed_calls(session, f"{base}/Condition?patient={patient}&_count=500", None, calls, "GET")
@@ -121,7 +132,7 @@ def main() -> int:
             gapped = [a for a in nop_answers if _gaps(a)]
             assert all(_kinds(a) == expected for a in nop_answers if not _gaps(a)), [(_kinds(a), a.get("extension")) for a in nop_answers]
             ratio = statistics.median(nop) / statistics.median(one)
-            print(f"\n{name} patient ({count_resources(request)} resources), {calls} calls each")
+            print(f"\n{name} patient ({count_resources(request)} resources), {service.name}, {calls} calls each")
             print(f"  one query alone (GET Condition)        {summary(one)}")
             print(f"  hook call, full prefetch               {summary(pre)}")
             print(f"  hook call, no prefetch (6 queries)     {summary(nop)}")
@@ -132,9 +143,12 @@ def main() -> int:
             print(f"  no-prefetch minus prefetch             {statistics.median(nop) - statistics.median(pre):8.1f} ms"
                   f"   (waiting for the queries)")
     finally:
-        stop_process(service.proc, timeout=15)
+        for service in services:
+            stop_process(service.proc, timeout=15)
         stand_in.terminate()
         stand_in.join()
+        if worktree is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
     return 0
 
 
