@@ -15,8 +15,9 @@ Starts, on 127.0.0.1:
   worktree, same venv), for a before/after in the same run.
 
 Each is driven by ``wrk`` (one thread, keep-alive connections, a Lua script that POSTs
-the body of a ``bench/patients.py`` patient and prints latency percentiles in its
-``done()`` hook) at 1, 8 and 32 concurrent clients, for a typical (~50 resources) and a
+the body of a ``bench/patients.py`` patient -- as 200 patients (heavy: 10) in turn, ids
+replaced, so no single patient piles up thousands of issued cards in the store -- and prints
+latency percentiles in its ``done()`` hook) at 1, 8 and 32 concurrent clients, for a typical (~50 resources) and a
 heavy (~2,000 resources) patient. Points are interleaved server by server, and after
 each point the script waits until the servers are idle again (requests cut off by the
 end of a wrk run still finish), so one point's load does not leak into the next.
@@ -53,16 +54,27 @@ sys.path.insert(1, str(HERE))
 from patients import SERVICE, count_resources, heavy_request, typical_request  # noqa: E402
 from tests.support.processes import free_port, stop_process, wait_http  # noqa: E402
 
-# wrk's Lua: POST the file named after "--"; done() prints one JSON line wrk's own
-# --latency output lacks (p95, and exact numbers rather than rounded text).
+# wrk's Lua: POST the file named after "--", as many patients: the patient id (args[2]) is
+# replaced by args[3] different ids, one request each in turn. One patient called thousands
+# of times would fill the store's issued-card table for that patient, and the suppression
+# lookup (by patient) would slow down as no real patient's does. done() prints one JSON line
+# that wrk's own --latency output lacks (p95, and exact numbers rather than rounded text).
 LUA = r"""
-local body_path = nil
+local reqs, n, i = {}, 0, 0
 function init(args)
   local f = assert(io.open(args[1], "rb"))
-  wrk.method = "POST"
-  wrk.body = f:read("*a")
+  local body = f:read("*a")
   f:close()
-  wrk.headers["Content-Type"] = "application/json"
+  local pattern = args[2]:gsub("%p", "%%%0")
+  n = tonumber(args[3])
+  for k = 1, n do
+    reqs[k] = wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+                         (body:gsub(pattern, args[2] .. "-" .. k)))
+  end
+end
+function request()
+  i = i % n + 1
+  return reqs[i]
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -73,7 +85,6 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean, latency.max))
 end
 """
-
 
 @dataclass
 class Server:
@@ -167,12 +178,20 @@ def check(server: Server, body: dict) -> list[str]:
     return cards
 
 
+#: Distinct patients per body (the heavy one, 2.6 MB each, gets fewer). Building them is wrk start-up
+#: work (a fraction of a second), counted in its CPU share.
+PATIENT_COPIES = {"typical": 200, "heavy": 10}
+
+
 def run_wrk(server: Server, body_path: Path, lua: Path, clients: int, seconds: float) -> Point | None:
     url = f"{server.base}/cds-services/{SERVICE}"
+    patient = body_path.stem  # the body file is named after its patient id
+    copies = PATIENT_COPIES["heavy" if "heavy" in patient else "typical"]
     cpu_before = _cpu_seconds(server.pids())
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "120s", "-s", str(lua),
-                           url, "--", str(body_path)], capture_output=True, text=True, check=True)
+                           url, "--", str(body_path), patient, str(copies)], capture_output=True, text=True,
+                          check=True)
     usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_after = _cpu_seconds(server.pids())
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH ")), None)
@@ -235,7 +254,7 @@ def main() -> int:
     bodies, sizes = {}, {}
     for name in patients:
         body = makers[name]()
-        bodies[name] = tmp / f"{name}.json"
+        bodies[name] = tmp / f"{body['context']['patientId']}.json"
         bodies[name].write_text(json.dumps(body))
         sizes[name] = f"{count_resources(body)} resources, {bodies[name].stat().st_size / 1e3:.0f} kB body"
 
