@@ -10,10 +10,10 @@ server stops, so no thread outlives the test session.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.http_server import LocalHttpServer, QuietHandler
 
 #: Resource type of each query -> the prefetch key it fills (hooks/*.yaml).
 KEY_OF_TYPE = {"Patient": "patient", "Condition": "conditions", "Observation": "observations",
@@ -50,10 +50,9 @@ class FaultyFhirServer:
         self.records: dict[str, dict[str, dict]] = {}
         self.faults: dict[str, str] = {}
         self.hits: list[str] = []
-        self._stop = threading.Event()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a real FHIR server; chunked needs it
 
             def do_GET(self):
@@ -85,7 +84,7 @@ class FaultyFhirServer:
                 self.wfile.write(body)
 
             def _slow(self):
-                server._stop.wait(_STALL_SECONDS)
+                server._http.stopping.wait(_STALL_SECONDS)
                 self.close_connection = True
 
             def _trickle(self):
@@ -96,7 +95,7 @@ class FaultyFhirServer:
                 deadline = time.monotonic() + _STALL_SECONDS
                 try:
                     self.wfile.write(b'{"resourceType": "Bundle", "entry": [')
-                    while not server._stop.wait(0.05) and time.monotonic() < deadline:
+                    while not server._http.stopping.wait(0.05) and time.monotonic() < deadline:
                         self.wfile.write(b" ")
                         self.wfile.flush()
                 except OSError:  # the client gave up: what we want
@@ -149,20 +148,14 @@ class FaultyFhirServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._http = LocalHttpServer(Handler)
 
     @property
     def base(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/fhir"
+        return self._http.origin + "/fhir"
 
     def start(self) -> FaultyFhirServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def reset(self) -> None:
@@ -170,10 +163,7 @@ class FaultyFhirServer:
         self.hits.clear()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=10)
+        self._http.stop()
 
 
 def _split(path: str) -> tuple[str, str]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.http_server import LocalHttpServer, QuietHandler
 
 
 class JwksServer:
@@ -17,14 +17,13 @@ class JwksServer:
         self.status: dict[str, int] = {}
         self.hang: set[str] = set()
         self.hits: Counter[str] = Counter()
-        self._release = threading.Event()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 server.hits[self.path] += 1
                 if self.path in server.hang:
-                    server._release.wait(10)
+                    server._http.stopping.wait(10)
                     return
                 status = server.status.get(self.path, 200 if self.path in server.documents else 404)
                 body = json.dumps(server.documents.get(self.path, {})).encode()
@@ -34,17 +33,11 @@ class JwksServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._http = LocalHttpServer(Handler)
 
     @property
     def base(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.origin
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -60,12 +53,9 @@ class JwksServer:
         self.hang.clear()
         self.hits.clear()
 
-    def start(self) -> "JwksServer":
-        self._thread.start()
+    def start(self) -> JwksServer:
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._release.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        self._http.stop()
