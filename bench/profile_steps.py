@@ -9,7 +9,7 @@ timers wrapped around the functions it calls (nothing is re-implemented here):
 - HTTP body: the JSON depth scan and ``json.loads`` the app does before the call,
   and the JSON encoding of the response after it;
 - request validation (``validate_hook_request``), orders (``extract_orders``,
-  ``relevant_orders``);
+  ``classify_orders``, ``relevant_orders``);
 - FHIR gathering, and inside it FHIR parsing (``parse_resource``: fhir.resources validation);
 - reading the record (``read_record``), and inside it the condition/observation facts
   and the reports (``read_reports``);
@@ -106,6 +106,8 @@ def _instrumented_engine(tmp: Path):
     timers.wrap(pipeline, "validate_hook_request", "request validation")
     timers.wrap(pipeline, "extract_orders", "orders")
     timers.wrap(advice, "relevant_orders", "orders")
+    if hasattr(advice, "classify_orders"):  # classification moved out of relevant_orders
+        timers.wrap(advice, "classify_orders", "orders")
     timers.wrap(pipeline, "gather_record", "FHIR gathering")
     # Whichever name the checkout's gathering parses with (the baseline's or this one's).
     timers.wrap(gather, "parse_for_record" if hasattr(gather, "parse_for_record") else "parse_resource",

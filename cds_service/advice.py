@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .cardbuilder import CardSpec
-from .orders import DraftOrder
+from .orders import DraftOrder, is_selected
 from .reading import classify_order, read_record
 from .record import PatientRecord
 from .registry import ServiceDefinition
@@ -18,20 +18,22 @@ from .rules.engine import OrderInput, advise as run_rules
 from .valuesets import ValueSets
 
 
-def relevant_orders(service: ServiceDefinition, orders: list[DraftOrder], valuesets: ValueSets,
-                    patient_id: str) -> list[OrderInput]:
-    """The orders this service reasons about (its ``triggers.order_kinds``); others get no card."""
+def classify_orders(orders: list[DraftOrder], valuesets: ValueSets, patient_id: str) -> list[OrderInput]:
+    """The draft orders the clinical reader recognises (spine MRI, EMG/NCS, ...), with what it read."""
     out = []
     for order in orders:
         info = classify_order(order, valuesets)
-        if info is not None and info.kind in service.order_kinds:
+        if info is not None:
             out.append(OrderInput(order, info, patient_id))
     return out
 
 
-def drafted_kinds(orders: list[DraftOrder], valuesets: ValueSets) -> frozenset[str]:
-    """Order kinds among all draft orders (selected or not): what is already being ordered."""
-    return frozenset(info.kind for info in (classify_order(o, valuesets) for o in orders) if info is not None)
+def relevant_orders(service: ServiceDefinition, drafts: list[OrderInput],
+                    selections: list[str] | None) -> list[OrderInput]:
+    """The orders this service reasons about (its ``triggers.order_kinds``; on order-select,
+    the selected ones only); others get no card."""
+    return [d for d in drafts if d.info.kind in service.order_kinds
+            and (selections is None or is_selected(d.order, selections))]
 
 
 def advise(orders: list[OrderInput], record: PatientRecord, valuesets: ValueSets, rules: RuleConfig,

@@ -136,6 +136,11 @@ def extract_orders(draft_orders: dict, selections: list[str] | None = None) -> l
             if order is not None:
                 orders.append(order)
     if selections is not None:
-        orders = [o for o in orders if any(_matches(o, s) for s in selections)]
+        orders = [o for o in orders if is_selected(o, selections)]
     # Stable: keeps bundle order within each group.
     return sorted(orders, key=lambda o: o.resource_type != "ServiceRequest")
+
+
+def is_selected(order: DraftOrder, selections: list[str]) -> bool:
+    """Whether ``selections`` (order-select's ``context.selections``) name ``order``."""
+    return any(_matches(order, s) for s in selections)

@@ -90,16 +90,17 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
     request = validate_hook_request(body, service.hook)
     context = request["context"]
     selections = context.get("selections") if service.hook == "order-select" else None
-    orders = advice.relevant_orders(
-        service, extract_orders(context["draftOrders"], selections), engine.valuesets, context["patientId"]
-    )
+    # Every draft order is classified once: the selected ones get advice, and all of them
+    # say what is already being ordered.
+    drafts = advice.classify_orders(extract_orders(context["draftOrders"]), engine.valuesets, context["patientId"])
+    orders = advice.relevant_orders(service, drafts, selections)
     if not orders:
         # Per the spec, no guidance is an empty card list; nothing is fetched for
         # an order this service does not advise on.
         return {"cards": []}
     now = now or datetime.now(timezone.utc)
     record = gather_record(service, request, engine.settings)
-    drafted = advice.drafted_kinds(extract_orders(context["draftOrders"], None), engine.valuesets)
+    drafted = frozenset(d.info.kind for d in drafts)
     specs = advice.advise(orders, record, engine.valuesets, engine.rules, now, drafted)
     patient_id = context["patientId"]
     suppressed = engine.policy.suppressed_kinds(service.id, patient_id, now)
