@@ -1,12 +1,24 @@
 """The hook pipeline through the Flask client: order selection and response building."""
 
+import copy
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cds_service.pipeline import call_service
 from cds_service.protocol import CardResponseSchema
 from tests.support.builders import acute_back_pain_prefetch, condition, days_ago, hook_request, searchset, \
     service_request
 
 
+SERVICE_OF_HOOK = {"order-select": "spine-order-select", "order-sign": "spine-order-sign"}
+DEMO_REQUESTS = Path(__file__).resolve().parents[1] / "demo" / "requests"
+#: The date the demo request files are written at (demo/catalog.yaml referenceDate).
+DEMO_REFERENCE = datetime(2026, 11, 26, tzinfo=timezone.utc)
+
+
 def _post(client, hook, body):
-    service = {"order-select": "spine-order-select", "order-sign": "spine-order-sign"}[hook]
+    service = SERVICE_OF_HOOK[hook]
     resp = client.post(f"/cds-services/{service}", json=body)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert CardResponseSchema().validate(resp.json) == {}
@@ -80,48 +92,41 @@ def test_suggested_orders_are_for_the_context_patient_even_when_the_draft_has_no
     assert created and all(r["subject"] == {"reference": "Patient/p-7"} for r in created)
 
 
-def _prior_mri_detail(request_file: str) -> str:
-    import json
-    from datetime import datetime, timezone
-    from pathlib import Path
+def _demo_request(name: str) -> dict:
+    return json.loads((DEMO_REQUESTS / name).read_text())
 
-    from cds_service.replay import replay
-    from tests.conftest import make_settings
 
-    body = json.loads((Path(__file__).resolve().parents[1] / "demo" / "requests" / request_file).read_text())
-    response = replay(make_settings(), body, None, datetime(2026, 11, 26, tzinfo=timezone.utc))
-    (card,) = [c for c in response["cards"] if c["source"]["topic"]["code"] == "prior-mri-reading"]
+def _demo_cards(app, body: dict) -> list[dict]:
+    """The cards for a demo request, evaluated at the demo's reference date (the files' dates)."""
+    engine = app.extensions["cds_engine"]
+    service = engine.registry.get(SERVICE_OF_HOOK[body["hook"]])
+    return call_service(engine, service, body, now=DEMO_REFERENCE)["cards"]
+
+
+def _prior_mri_detail(app, request_file: str) -> str:
+    cards = _demo_cards(app, _demo_request(request_file))
+    (card,) = [c for c in cards if c["source"]["topic"]["code"] == "prior-mri-reading"]
     return card["detail"]
 
 
-def test_asymptomatic_mri_figures_are_quoted_for_lumbar_mri_only():
+def test_asymptomatic_mri_figures_are_quoted_for_lumbar_mri_only(app):
     """Brinjikji's age table comes from lower-back studies: not for a neck MRI."""
-    lumbar = _prior_mri_detail("demo-lumbar-1.order-select.json")
+    lumbar = _prior_mri_detail(app, "demo-lumbar-1.order-select.json")
     assert "In people **without back pain** around age" in lumbar and "disc bulge" in lumbar
-    cervical = _prior_mri_detail("demo-cervical-1.order-select.json")
+    cervical = _prior_mri_detail(app, "demo-cervical-1.order-select.json")
     assert "without back pain" not in cervical and "%" not in cervical.split("**From the record:**")[0]
     assert "lower-back studies" in cervical
 
 
-def test_no_suggestion_to_add_an_emg_that_is_already_among_the_draft_orders():
+def test_no_suggestion_to_add_an_emg_that_is_already_among_the_draft_orders(app):
     """A repeat MRI after a normal MRI suggests an EMG/NCS, unless one is already being ordered."""
-    import copy
-    import json
-    from datetime import datetime, timezone
-    from pathlib import Path
-
-    from cds_service.replay import replay
-    from tests.conftest import make_settings
-
-    requests = Path(__file__).resolve().parents[1] / "demo" / "requests"
-    body = json.loads((requests / "demo-normal-mri-1.order-sign.json").read_text())
-    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    body = _demo_request("demo-normal-mri-1.order-sign.json")
 
     def kinds(request: dict) -> list[str]:
-        return [c["source"]["topic"]["code"] for c in replay(make_settings(), request, None, now)["cards"]]
+        return [c["source"]["topic"]["code"] for c in _demo_cards(app, request)]
 
     assert "edx-may-answer-mri-question" in kinds(body)
-    lumbar = json.loads((requests / "demo-lumbar-1.order-sign.json").read_text())
+    lumbar = _demo_request("demo-lumbar-1.order-sign.json")
     (emg,) = [e for e in lumbar["context"]["draftOrders"]["entry"] if "95886" in json.dumps(e["resource"]["code"])]
     emg = copy.deepcopy(emg)
     emg["resource"]["subject"] = {"reference": f"Patient/{body['context']['patientId']}"}

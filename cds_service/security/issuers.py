@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from cds_service.security.jwks import KeySetFetchError, usable_keys
 from cds_service.settings import SettingsError
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -66,8 +67,6 @@ def read_key_set_file(path: Path, where: str) -> dict[str, dict]:
 
     :raise SettingsError: naming ``where`` if the file is unreadable, not a JWK Set or holds no usable key.
     """
-    from cds_service.security.jwks import KeySetFetchError, usable_keys  # jwks imports requests
-
     try:
         keys = usable_keys(json.loads(path.read_text(encoding="utf-8")))
     except OSError as exc:
