@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -14,7 +15,7 @@ from cds_service.settings import PROJECT_ROOT
 @pytest.fixture
 def env(monkeypatch, tmp_path):
     """A clean CDS_* environment with the store and replay files in a temp folder."""
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("CDS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("CDS_STORE_PATH", str(tmp_path / "store.sqlite3"))
