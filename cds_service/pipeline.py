@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from . import advice
+from . import advice, compute
 from .cardbuilder import CardLibrary, sort_cards
 from .fhir import gather_record
 from .orders import extract_orders
 from .protocol import validate_hook_request
 from .reading import check_valuesets
+from .reading import memo as text_memo
 from .registry import ServiceDefinition, ServiceRegistry, load_definitions
 from .rules.config import RuleConfig, load_rule_config
 from .settings import Settings
@@ -70,6 +71,7 @@ def load_engine(settings: Settings, policy: CardPolicy | None = None) -> Engine:
     :raise DefinitionError, CardContentError, ValueSetError, RuleConfigError: naming the file at fault.
     """
     valuesets = load_valuesets(settings.valuesets_dir)
+    text_memo.configure(settings.text_cache_chars)  # this worker's memo of text readings
     check_valuesets(valuesets)  # every value set the reader needs is there, or start-up stops
     return Engine(
         settings=settings,
@@ -87,6 +89,11 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
     :raise InvalidRequest: the body is not a valid call of this service (400).
     :raise PreconditionFailed: essential data neither prefetched nor obtainable (412).
     """
+    with compute.computing():  # one call computes at a time per worker (see compute.py)
+        return _call_service(engine, service, body, now)
+
+
+def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None) -> dict:
     request = validate_hook_request(body, service.hook)
     context = request["context"]
     selections = context.get("selections") if service.hook == "order-select" else None

@@ -72,7 +72,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
-    threads: int = 4
+    #: 1: sync workers, one call at a time each (CPU-bound work; see docs/operations.md).
+    threads: int = 1
     timeout: int = 30
     graceful_timeout: int = 10
     keepalive: int = 5
@@ -87,6 +88,8 @@ class Settings:
 
     # --- content: service definitions, card templates, value sets --------------
     content_dir: Path = PROJECT_ROOT
+    #: Characters of free text whose readings each worker keeps in memory (reading/memo.py); 0: off.
+    text_cache_chars: int = 2_000_000
 
     # --- FHIR access (issue 3) --------------------------------------------------
     #: Base URLs a token may be sent to; a fhirServer outside it gets no request.

@@ -22,6 +22,7 @@ from typing import Callable
 
 import requests
 
+from .. import compute
 from ..errors import PreconditionFailed
 from ..record import DataGap, PatientRecord
 from ..registry import ServiceDefinition
@@ -216,7 +217,8 @@ def _run(jobs, plans, results, builder, max_parallel: int, deadline: float) -> N
         pending = set(futures)
         while pending:
             left = max(0.0, deadline - time.monotonic())
-            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            with compute.waiting():  # another call may compute meanwhile
+                done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
             if not done:
                 break
             for future in done:

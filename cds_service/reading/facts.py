@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from ..valuesets import ValueSets
 from . import attributes as at
+from . import memo
 from .dates import PartialDate, choice_date, parse_date
 from .fhir_access import as_list, coded_evidence, codings, concept_text, match_coded, status_codes, text_evidence
 from .levels import disc_levels, find_level_tokens, group_tokens, region_of
@@ -286,8 +287,48 @@ def _enrich(coded: Fact, text: Fact, hedge: bool = False) -> Fact:
 
 
 def _text_facts(resource, text, site_text, certainty, onset, basis, current, date_text) -> list[Fact]:
-    norm, _ = normalise(text)
     out: list[Fact] = []
+    for hit in memo.read("clinical", text, _read_clinical_text):
+        fact_certainty = HEDGED if HEDGED in (hit.certainty, certainty) else AFFIRMED
+        evidence_certainty = hit.certainty if hit.certainty != AFFIRMED else fact_certainty
+        out.append(
+            Fact(
+                key=hit.key,
+                certainty=fact_certainty,
+                evidence=text_evidence(resource, date_text, hit.sentence, evidence_certainty),
+                onset=onset,
+                onset_basis=basis,
+                current=current,
+                side=hit.side or at.side_in(site_text),
+                region=hit.region,
+                levels=hit.levels,
+                roots=hit.roots,
+                limb=hit.limb,
+                subtype=hit.subtype,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class _TextHit:
+    """One concept a clinical text states, from the text alone (the resource adds the rest)."""
+
+    key: str
+    #: The mention's own certainty (affirmed or hedged).
+    certainty: str
+    sentence: str
+    side: str | None
+    region: str | None
+    levels: tuple[str, ...]
+    roots: tuple[str, ...]
+    limb: str | None
+    subtype: str | None
+
+
+def _read_clinical_text(text: str) -> tuple[_TextHit, ...]:
+    norm, _ = normalise(text)
+    out: list[_TextHit] = []
     for sentence in split_sentences(norm):
         s = sentence.text
         mentions = CLINICAL.mentions(s)
@@ -301,10 +342,9 @@ def _text_facts(resource, text, site_text, certainty, onset, basis, current, dat
             spec = _BY_TEXT.get(m.concept)
             if spec is None or m.certainty not in (AFFIRMED, HEDGED) or section_other:
                 continue
-            fact_certainty = HEDGED if HEDGED in (m.certainty, certainty) else AFFIRMED
             pre = at.last_words(s[: m.start], 4)
             post = s[m.end : m.end + 40]
-            side = at.merge_sides(at.side_in(pre), at.side_in(m.text)) or at.side_after(post) or at.side_in(site_text)
+            side = at.merge_sides(at.side_in(pre), at.side_in(m.text)) or at.side_after(post)
             # In a problem list "L5" is a root and "L4-5" a disc level (an EMG report reads
             # "L4-5" as two roots; a clinician's problem entry usually means the disc).
             found_roots = tuple(t.first for t in tokens if not t.is_pair) if spec.key == "radiculopathy" else ()
@@ -317,22 +357,9 @@ def _text_facts(resource, text, site_text, certainty, onset, basis, current, dat
             elif m.concept == "sciatica":
                 region = "lumbar"
             out.append(
-                Fact(
-                    key=spec.key,
-                    certainty=fact_certainty,
-                    evidence=text_evidence(resource, date_text, s, m.certainty if m.certainty != AFFIRMED else fact_certainty),
-                    onset=onset,
-                    onset_basis=basis,
-                    current=current,
-                    side=side,
-                    region=region,
-                    levels=found_levels,
-                    roots=found_roots,
-                    limb=at.limb_in(s),
-                    subtype=_TEXT_SUBTYPE.get(m.concept),
-                )
+                _TextHit(spec.key, m.certainty, s, side, region, found_levels, found_roots, at.limb_in(s), _TEXT_SUBTYPE.get(m.concept))
             )
-    return out
+    return tuple(out)
 
 
 def _drop_swallowed(mentions):

@@ -338,8 +338,10 @@ class EmgReport:
 def _read_lazily(read, text: str, kind: str):
     # The readers never raise on odd text; should one, the report counts as saying nothing
     # (an exception here would fail the hook call from inside the rules).
+    from . import memo
+
     try:
-        return read(text)
+        return memo.read(kind, text, read)  # the same report again (order-select, then order-sign)
     except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
         log.warning("clinical reader could not read a %s report text (%s)", kind, type(exc).__name__)
         return read("")

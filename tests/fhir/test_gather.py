@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 import pytest
 import requests
@@ -339,3 +340,37 @@ def test_an_unusable_token_is_never_sent_or_printed(rsps, caplog):
     assert len(rsps.calls) == 0
     assert record.gaps == [DataGap("devices", "invalid-token")]
     assert "X-Evil" not in caplog.text
+
+
+def test_a_call_waiting_on_fhir_lets_another_call_compute(rsps):
+    # Call A holds its worker's computing slot and waits on slow queries; its answers come only
+    # once call B (full prefetch) has finished. Were the slot not given up while A waits, B
+    # could not run until A's budget ran out, and A's keys would all be gaps.
+    from cds_service import compute
+
+    b_done = threading.Event()
+    bodies = full_prefetch()
+
+    def answer(key):
+        def callback(request):
+            b_done.wait(4)
+            return 200, {"Content-Type": "application/fhir+json"}, json.dumps(bodies[key])
+
+        return callback
+
+    for key, url in Q.items():
+        rsps.add_callback(responses.GET, url, callback=answer(key))
+    got: dict = {}
+
+    def call_a():
+        with compute.computing():
+            got["a"] = gather_record(SERVICE, hook_request(), settings(fhir_budget_seconds=3))
+
+    a = threading.Thread(target=call_a)
+    a.start()
+    time.sleep(0.2)  # A is waiting on its queries
+    with compute.computing():
+        got["b"] = gather_record(SERVICE, hook_request(full_prefetch()), settings())
+    b_done.set()
+    a.join(10)
+    assert got["b"].gaps == [] and got["a"].gaps == [] and ids(got["a"].conditions) == ["c-1"]

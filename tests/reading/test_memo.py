@@ -1,0 +1,123 @@
+"""The worker's memo of text readings: the same pictures as reading afresh, bounded, thread-safe."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+import pytest
+import yaml
+
+from cds_service.fhir.parse import entries, parse_for_record
+from cds_service.reading import memo, read_record
+from cds_service.reading.memo import TextMemo
+from cds_service.record import PatientRecord
+from cds_service.settings import PROJECT_ROOT
+from tests.scenarios.build import build
+
+SCENARIOS = yaml.safe_load((PROJECT_ROOT / "tests" / "scenarios" / "scenarios.yaml").read_text())
+
+
+@pytest.fixture
+def fresh_memo():
+    """A memo of the default size for the test, the worker's own put back after."""
+    saved = memo.MEMO
+    memo.configure(2_000_000)
+    yield memo.MEMO
+    memo.MEMO = saved
+
+
+def _picture(request: dict, vs, now):
+    record = PatientRecord()
+    for value in request["prefetch"].values():
+        for entry in entries(value):
+            record.add(parse_for_record(entry.resource))
+    picture = read_record(record, vs, now)
+    # Report texts are read on first use: read them all, so the comparison covers them.
+    readings = [r.reading for r in picture.mri_reports] + [r.reading for r in picture.emg_reports]
+    return picture, readings
+
+
+def test_every_scenario_reads_the_same_with_the_memo_off_cold_and_warm(vs, fresh_memo):
+    for scenario in SCENARIOS:
+        request = build(scenario, patient_id="p-1")
+        now = datetime.fromisoformat(str(scenario.get("now", "2026-11-26"))).replace(tzinfo=timezone.utc)
+        memo.configure(0)
+        off = _picture(request, vs, now)
+        assert len(memo.MEMO) == 0
+        memo.configure(2_000_000)
+        cold = _picture(request, vs, now)
+        misses = memo.MEMO.misses
+        warm = _picture(request, vs, now)
+        assert off == cold == warm, scenario["name"]
+        assert memo.MEMO.misses == misses and memo.MEMO.hits > 0, scenario["name"]  # warm: nothing read again
+
+
+def test_a_text_seen_again_is_not_read_again_and_readers_are_kept_apart():
+    m = TextMemo(100_000)
+    calls: list[str] = []
+
+    def reader(tag):
+        def read(text):
+            calls.append(tag)
+            return (tag, text.upper())
+
+        return read
+
+    assert m.read("mri", "disc bulge", reader("mri")) == ("mri", "DISC BULGE")
+    assert m.read("mri", "disc bulge", reader("mri")) == ("mri", "DISC BULGE")
+    assert m.read("emg", "disc bulge", reader("emg")) == ("emg", "DISC BULGE")
+    assert calls == ["mri", "emg"] and (m.hits, m.misses) == (1, 2)
+
+
+def test_the_memo_stays_within_its_budget_and_drops_the_least_recently_used():
+    m = TextMemo(16 * 1000)  # texts over 1,000 characters (with overhead) are never kept
+    read = lambda text: len(text)  # noqa: E731
+    for i in range(200):
+        m.read("clinical", f"text number {i} " + "x" * 300, read)
+        assert m.chars <= m.max_chars
+    assert 0 < len(m) < 200
+    newest = f"text number 199 " + "x" * 300
+    oldest = f"text number 0 " + "x" * 300
+    hits = m.hits
+    m.read("clinical", newest, read)
+    assert m.hits == hits + 1
+    m.read("clinical", oldest, read)
+    assert m.hits == hits + 1  # long gone
+
+
+def test_long_texts_and_a_zero_budget_are_read_every_time():
+    calls = []
+
+    def read(text):
+        calls.append(text)
+        return len(text)
+
+    big = TextMemo(16_000)
+    big.read("mri", "y" * 2_000, read)
+    big.read("mri", "y" * 2_000, read)
+    off = TextMemo(0)
+    off.read("mri", "short", read)
+    off.read("mri", "short", read)
+    assert len(calls) == 4 and len(big) == 0 and len(off) == 0
+
+
+def test_threads_reading_the_same_texts_agree():
+    m = TextMemo(50_000)
+    texts = [f"sentence {i} " * (i % 7 + 1) for i in range(300)]
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            for _ in range(5):
+                for t in texts:
+                    assert m.read("clinical", t, str.upper) == t.upper()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors and m.chars <= m.max_chars
