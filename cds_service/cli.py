@@ -15,6 +15,7 @@ from typing import Any
 
 from .ops import multiproc
 from .settings import Settings, SettingsError
+from .store.base import StoreError
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
@@ -53,6 +54,12 @@ def freeze_startup_heap() -> None:
 
 
 def _serve(settings: Settings) -> int:
+    # The store once in the master, before any worker: a wrong URL or an unreachable server
+    # stops start-up here, with the reason; a worker restarted later during an outage then
+    # boots anyway (store/startup.py). Imports no metrics: those belong to the workers.
+    from .store.startup import check_in_master
+
+    check_in_master(settings)
     from gunicorn.app.base import BaseApplication
 
     # Before anything imports prometheus_client (the app does): it picks
@@ -136,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(settings)
     except SettingsError as exc:
         print(f"cds-service: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:  # messages name the backend, never the URL (it holds a password)
+        print(f"cds-service: the store cannot be opened: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # DefinitionError, CardContentError, value set errors
         print(f"cds-service: invalid content: {exc}", file=sys.stderr)

@@ -25,10 +25,10 @@ from cds_service.feedback import (
     load_feedback_config,
     to_outcome,
 )
-from cds_service.feedback.identity import GENERATED_KEY_NAME, new_key
 from cds_service.feedback.summary import day_bounds, summary_body
 from cds_service.settings import Settings
-from cds_service.store import Store, StoredFeedback, StoreError, open_store, replay_cache_for
+from cds_service.store import Store, StoredFeedback, StoreError, replay_cache_for
+from cds_service.store.startup import open_for_worker
 from cds_service.valuesets import ValueSets
 
 from . import http, metrics
@@ -114,15 +114,14 @@ def init_app(app: Flask, settings: Settings, cards: CardLibrary) -> Operations:
     ``operations.replay_cache`` to ``security.init_app``.
 
     :raise SettingsError: on a store URL that is not PostgreSQL.
-    :raise StoreError: if the store cannot be opened or migrated (start-up stops).
+    :raise StoreError: if the store cannot be opened or migrated (start-up stops), unless the
+        gunicorn master opened it at start-up (then a stand-in retries; store/startup.py).
     :raise FeedbackConfigError: if config/feedback.yaml is missing or wrong.
     """
     configure_logging(settings.log_json)
     config = load_feedback_config(settings.content_dir / "config" / "feedback.yaml", cards)
-    store = open_store(settings)
-    # Without a configured key, one random key is made once and shared through
-    # the store, so all workers and replicas hash a patient the same way.
-    key = settings.patient_hash_key or store.meta_value(GENERATED_KEY_NAME, new_key())
+    # A worker restarted while the store is down boots with a stand-in (store/startup.py).
+    store, key = open_for_worker(settings)
     critical = [k for k in cards.kinds if cards.template(k).indicator == "critical"]
     policy = StoreCardPolicy(store, PatientHasher(key), config, critical, scope=client_scope,
                              observer=metrics.MetricsObserver(http.note_cards, enabled=settings.metrics_enabled))

@@ -71,8 +71,7 @@ def both_workers(base: str) -> set[str]:
     """The pids of the service's two gunicorn workers, once both have booted.
 
     run_service returns when one worker answers; a test that locks the store or
-    counts workers must wait for the other too (a worker that cannot open the
-    store at boot stops the whole service).
+    counts workers must wait for the other too.
     """
 
     def booted() -> set[str] | None:

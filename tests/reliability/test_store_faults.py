@@ -9,7 +9,9 @@ point of it all: no feedback that got 200 is missing from the store afterwards.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sqlite3
 import threading
 import time
@@ -22,6 +24,7 @@ import requests
 
 from cds_service.ops.wiring import RETRY_AFTER_SECONDS
 from cds_service.store.sqlite import SQLiteStore
+from tests.ops.test_gunicorn import wait_for
 from tests.reliability.conftest import MARGIN_SECONDS, both_workers
 from tests.reliability.tcp_proxy import TcpProxy
 from tests.reliability.workload import MIMIC, MIMIC_KIND, feedback_on, hook_call, kinds, timed
@@ -197,6 +200,35 @@ def test_under_gunicorn_a_deleted_store_refuses_feedback_and_hook_calls_go_on(se
     assert ready.status_code == 503 and ready.json()["checks"]["store"] == "unavailable"
     assert requests.get(base + "/healthz", timeout=10).status_code == 200
     assert not store.exists()  # refused, not written to a new empty file
+
+
+@pytest.mark.e2e
+def test_a_worker_restarted_while_the_store_cannot_be_opened_boots_and_serves(tmp_path):
+    # gunicorn restarts a worker that died. Were the store needed at boot, the new worker
+    # would fail to boot and gunicorn would stop the whole service.
+    store = tmp_path / "store" / "store.sqlite3"
+    env = {"CDS_AUTH_DISABLED": "true", "CDS_STORE_PATH": str(store),
+           "CDS_REPLAY_CACHE_PATH": str(tmp_path / "replay.sqlite3"), "CDS_STORE_TIMEOUT_SECONDS": str(STORE_TIMEOUT)}
+    with run_service(env=env, workers=2, log_path=tmp_path / "service.log") as base:
+        victim = sorted(both_workers(base))[0]
+        shutil.rmtree(store.parent)
+        store.parent.write_text("a file where the store's folder was: the store cannot be opened")
+        os.kill(int(victim), signal.SIGKILL)
+        workers = wait_for(lambda: (lambda p: p if p and victim not in p else None)(both_workers(base)),
+                           "a new worker in place of the killed one")
+        assert len(workers) == 2
+        for i in range(12):  # both workers, the new one included, answer with cards
+            path, body = hook_call(MIMIC, f"p-reboot-{i}")
+            reply = _post_json(requests, base + path, body)
+            assert reply.status == 200 and MIMIC_KIND in kinds(reply.body) and reply.seconds < HOOK_BOUND
+            _assert_refused(_post_json(requests, base + FEEDBACK, _feedback(str(uuid.uuid4()))))
+        assert requests.get(base + "/readyz", timeout=10).status_code == 503
+        # The store comes back: the new worker opens it on a later call (at most every 5 s).
+        store.parent.unlink()
+        acked = str(uuid.uuid4())
+        retried = _wait_for_status(lambda: _post_json(requests, base + FEEDBACK, _feedback(acked)), 200, 30)
+        assert retried.status == 200
+    assert "not reachable as this worker starts" in (tmp_path / "service.log").read_text()
 
 
 # --- PostgreSQL (when CDS_TEST_POSTGRES_URL names a server) -----------------------------------
