@@ -51,7 +51,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(HERE))
 
-from patients import SERVICE, count_resources, heavy_request, typical_request  # noqa: E402
+from patients import SERVICE, count_resources, heavy_request, mark_texts, typical_request  # noqa: E402
 from tests.support.processes import free_port, stop_process, wait_http  # noqa: E402
 
 # wrk's Lua: POST the file named after "--", as many patients: the patient id (args[2]) is
@@ -60,19 +60,27 @@ from tests.support.processes import free_port, stop_process, wait_http  # noqa: 
 # lookup (by patient) would slow down as no real patient's does. done() prints one JSON line
 # that wrk's own --latency output lacks (p95, and exact numbers rather than rounded text).
 LUA = r"""
-local reqs, n, i = {}, 0, 0
-function init(args)
+local reqs, n, i, u, unique, body, pattern, args = {}, 0, 0, 0, false, nil, nil, nil
+function init(argv)
+  args = argv
   local f = assert(io.open(args[1], "rb"))
-  local body = f:read("*a")
+  body = f:read("*a")
   f:close()
-  local pattern = args[2]:gsub("%p", "%%%0")
+  pattern = args[2]:gsub("%p", "%%%0")
   n = tonumber(args[3])
+  unique = args[4] == "unique"
   for k = 1, n do
     reqs[k] = wrk.format("POST", nil, {["Content-Type"] = "application/json"},
                          (body:gsub(pattern, args[2] .. "-" .. k)))
   end
 end
 function request()
+  if unique then
+    -- every call a patient never seen before (and, with --texts unique, texts never read)
+    u = u + 1
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+                      (body:gsub(pattern, args[2] .. "-" .. args[5] .. "-" .. u)))
+  end
   i = i % n + 1
   return reqs[i]
 end
@@ -183,14 +191,18 @@ def check(server: Server, body: dict) -> list[str]:
 PATIENT_COPIES = {"typical": 200, "heavy": 10}
 
 
-def run_wrk(server: Server, body_path: Path, lua: Path, clients: int, seconds: float) -> Point | None:
+_RUNS = iter(range(1, 10**9))
+
+
+def run_wrk(server: Server, body_path: Path, lua: Path, clients: int, seconds: float,
+            texts: str = "repeat") -> Point | None:
     url = f"{server.base}/cds-services/{SERVICE}"
     patient = body_path.stem  # the body file is named after its patient id
     copies = PATIENT_COPIES["heavy" if "heavy" in patient else "typical"]
     cpu_before = _cpu_seconds(server.pids())
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "120s", "-s", str(lua),
-                           url, "--", str(body_path), patient, str(copies)], capture_output=True, text=True,
+                           url, "--", str(body_path), patient, str(copies), texts, f"r{next(_RUNS)}"], capture_output=True, text=True,
                           check=True)
     usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_after = _cpu_seconds(server.pids())
@@ -242,6 +254,9 @@ def main() -> int:
     parser.add_argument("--patients", default="typical,heavy")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every point, report medians")
     parser.add_argument("--baseline-rev", help="also load the service as it was at this git revision")
+    parser.add_argument("--texts", choices=("repeat", "unique"), default="repeat",
+                        help="repeat: 200 patients (heavy: 10) with the same texts in turn, so texts were read "
+                             "before (warm memo); unique: every call a new patient whose texts were never read")
     parser.add_argument("--no-baseline-app", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
@@ -254,6 +269,8 @@ def main() -> int:
     bodies, sizes = {}, {}
     for name in patients:
         body = makers[name]()
+        if args.texts == "unique":
+            body = mark_texts(body)
         bodies[name] = tmp / f"{body['context']['patientId']}.json"
         bodies[name].write_text(json.dumps(body))
         sizes[name] = f"{count_resources(body)} resources, {bodies[name].stat().st_size / 1e3:.0f} kB body"
@@ -268,7 +285,7 @@ def main() -> int:
                            check=True, capture_output=True)
             servers.append(start_service(f"service@{args.baseline_rev[:8]}", worktree, tmp))
         servers.append(start_service("service", ROOT, tmp))
-        print(f"wrk {subprocess.run(['wrk', '-v'], capture_output=True, text=True).stdout.split()[1]}, "
+        print(f"texts: {args.texts}; wrk {subprocess.run(['wrk', '-v'], capture_output=True, text=True).stdout.split()[1]}, "
               f"{os.cpu_count()} CPUs; servers: {', '.join(s.name for s in servers)}")
         for name in patients:
             body = json.loads(bodies[name].read_text())
@@ -282,11 +299,11 @@ def main() -> int:
             for patient in patients:
                 seconds = args.duration * (2 if patient == "heavy" else 1)
                 for server in servers:  # warm: model imports, caches, connections
-                    run_wrk(server, bodies[patient], lua, 8, args.warmup)
+                    run_wrk(server, bodies[patient], lua, 8, args.warmup, args.texts)
                     wait_idle(servers)
                 for c in clients:
                     for server in servers:
-                        point = run_wrk(server, bodies[patient], lua, c, seconds)
+                        point = run_wrk(server, bodies[patient], lua, c, seconds, args.texts)
                         wait_idle(servers)
                         if point:
                             results[patient][c][server.name].append(point)

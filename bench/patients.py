@@ -200,6 +200,26 @@ def heavy_request(patient_id: str = "bench-heavy") -> dict:
     return _dress(build(_scenario(500, 1200, 150, 10, reports, rng), patient_id))
 
 
+def mark_texts(request: dict) -> dict:
+    """Write the patient id into every text the reader reads (report conclusions and attachments,
+    condition and observation labels), so that a load generator that gives every call its own
+    patient id also gives it texts never read before: the worker's memo of text readings
+    (cds_service/reading/memo.py) then never helps, the worst case. Real calls sit between:
+    the labels recur across patients, and an order-sign repeats its order-select's reports."""
+    pid = request["context"]["patientId"]
+    tag = f" (ref {pid})"
+    for value in request["prefetch"].values():
+        resources = [value] if value.get("resourceType") != "Bundle" else [e["resource"] for e in value["entry"]]
+        for r in resources:
+            if r["resourceType"] in ("Condition", "Observation") and r.get("code", {}).get("text"):
+                r["code"]["text"] += tag
+            elif r["resourceType"] == "DiagnosticReport" and r.get("conclusion"):
+                # The conclusion and the attachments are read as one text: marking the
+                # conclusion (plain JSON, which the load generator can rewrite) makes it new.
+                r["conclusion"] += tag
+    return request
+
+
 def count_resources(request: dict) -> int:
     return sum(len(v["entry"]) if v.get("resourceType") == "Bundle" else 1 for v in request["prefetch"].values())
 
