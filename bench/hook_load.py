@@ -7,7 +7,7 @@
 Starts, on 127.0.0.1:
 
 - the service as it is deployed: ``cds-service serve`` (gunicorn, the settings of
-  ``config/settings.yaml``: 2 workers x 4 threads, gthread), JWT checking off, the
+  ``config/settings.yaml``: 2 sync workers), JWT checking off, the
   embedded SQLite store and metrics on, JSON logs to a file;
 - the baseline: ``bench/baseline_app.py``, a Flask endpoint that parses the body and
   returns one fixed card, under the same gunicorn options;
