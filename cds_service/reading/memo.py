@@ -60,11 +60,6 @@ class TextMemo:
                     self._chars -= len(old) + _ENTRY_OVERHEAD
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._chars = 0
-
     def __len__(self) -> int:
         return len(self._items)
 

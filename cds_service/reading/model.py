@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from . import memo
 from .dates import PartialDate
 from .levels import level_sort_key
 
@@ -338,8 +339,6 @@ class EmgReport:
 def _read_lazily(read, text: str, kind: str):
     # The readers never raise on odd text; should one, the report counts as saying nothing
     # (an exception here would fail the hook call from inside the rules).
-    from . import memo
-
     try:
         return memo.read(kind, text, read)  # the same report again (order-select, then order-sign)
     except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:

@@ -31,6 +31,7 @@ __all__ = [
     "StoreError",
     "StoredFeedback",
     "SummaryCounts",
+    "backend_for",
     "open_store",
     "replay_cache_for",
 ]
@@ -47,7 +48,7 @@ def open_store(settings: "Settings") -> Store:
     from cds_service.settings import SettingsError
 
     url = settings.store_database_url.strip()
-    if url:
+    if backend_for(settings) == "postgresql":
         if not url.startswith(_POSTGRES_SCHEMES):
             # Never echo the value: it holds a password.
             raise SettingsError("setting store_database_url (CDS_STORE_DATABASE_URL): must be a postgresql:// URL")
@@ -61,6 +62,11 @@ def open_store(settings: "Settings") -> Store:
         # content_dir is writable in the image (/app); the package directory is not.
         path = settings.content_dir / path
     return SQLiteStore(path, timeout=settings.store_timeout_seconds)
+
+
+def backend_for(settings: "Settings") -> str:
+    """The backend ``open_store`` picks: "postgresql" when ``store_database_url`` is set, else "sqlite"."""
+    return "postgresql" if settings.store_database_url.strip() else "sqlite"
 
 
 def replay_cache_for(store: Store) -> "ReplayCache | None":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import open_store
+from . import backend_for, open_store
 from .base import Store, StoreError
 from .reopening import ReopeningStore
 
@@ -45,13 +45,16 @@ def open_for_worker(settings: "Settings") -> tuple[Store, str]:
     :raise SettingsError, StoreError: when the store cannot be opened and the master did not
         check it (a process of its own: tests, ``check-config``, a WSGI server of one's own).
     """
+    store = None
     try:
         store = open_store(settings)
         return store, patient_hash_key(settings, store)
     except StoreError as exc:
+        if store is not None:  # opened, then the key could not be read: not left half-open
+            store.close()
         if "patient_hash_key" not in _CHECKED:
             raise
-        backend = "postgresql" if settings.store_database_url.strip() else "sqlite"
+        backend = backend_for(settings)
         log.error("%s store: not reachable as this worker starts (%s); serving without it, trying again "
                   "every %g s", backend, exc, RETRY_SECONDS)
         return (ReopeningStore(lambda: open_store(settings), backend, RETRY_SECONDS),

@@ -77,8 +77,8 @@ def test_the_memo_stays_within_its_budget_and_drops_the_least_recently_used():
         m.read("clinical", f"text number {i} " + "x" * 300, read)
         assert m.chars <= m.max_chars
     assert 0 < len(m) < 200
-    newest = f"text number 199 " + "x" * 300
-    oldest = f"text number 0 " + "x" * 300
+    newest = "text number 199 " + "x" * 300
+    oldest = "text number 0 " + "x" * 300
     hits = m.hits
     m.read("clinical", newest, read)
     assert m.hits == hits + 1

@@ -210,12 +210,15 @@ def test_a_worker_restarted_while_the_store_cannot_be_opened_boots_and_serves(tm
     env = {"CDS_AUTH_DISABLED": "true", "CDS_STORE_PATH": str(store),
            "CDS_REPLAY_CACHE_PATH": str(tmp_path / "replay.sqlite3"), "CDS_STORE_TIMEOUT_SECONDS": str(STORE_TIMEOUT)}
     with run_service(env=env, workers=2, log_path=tmp_path / "service.log") as base:
-        victim = sorted(both_workers(base))[0]
+        victim = min(both_workers(base))
         shutil.rmtree(store.parent)
         store.parent.write_text("a file where the store's folder was: the store cannot be opened")
         os.kill(int(victim), signal.SIGKILL)
-        workers = wait_for(lambda: (lambda p: p if p and victim not in p else None)(both_workers(base)),
-                           "a new worker in place of the killed one")
+        def replaced() -> set[str] | None:
+            pids = both_workers(base)
+            return pids if victim not in pids else None
+
+        workers = wait_for(replaced, "a new worker in place of the killed one")
         assert len(workers) == 2
         for i in range(12):  # both workers, the new one included, answer with cards
             path, body = hook_call(MIMIC, f"p-reboot-{i}")
