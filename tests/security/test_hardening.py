@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cds_service.security.headers import STRICT_CSP
@@ -111,3 +113,46 @@ def test_depth_scan_linear_on_adversarial_strings():
     # Many quotes with escapes and no end: a backtracking scan would take hours here.
     assert not exceeds_depth(b'"' + b'\\"[' * 500_000, 1)
     assert not exceeds_depth(b'"\\"' * 300_000 + b"\\", 1)
+
+
+# --- the scan against the truth, on any JSON ----------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.fuzz.strategies import JSON, budget  # noqa: E402
+
+#: Strings full of what the scan must see through: quotes, backslashes, brackets.
+_TRICKY = st.text(alphabet='"\\[]{}/ab\u00e9\u2028', max_size=12)
+_NESTED = st.recursive(
+    JSON | _TRICKY,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_TRICKY, children, max_size=3),
+    max_leaves=20,
+)
+
+
+def _true_depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_true_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_true_depth(v) for v in value), default=0)
+    return 0
+
+
+@budget(400)
+@given(_NESTED, st.booleans(), st.sampled_from([None, 0, 2]))
+def test_depth_scan_equals_the_true_depth_of_any_json(value, ascii_only, indent):
+    # surrogatepass: a lone surrogate in a string is legal for json.dumps, not for plain UTF-8
+    body = json.dumps(value, ensure_ascii=ascii_only, indent=indent).encode("utf-8", "surrogatepass")
+    assert max_depth_of(body) == _true_depth(value)
+
+
+@budget(300)
+@given(st.binary(max_size=200) | st.text(alphabet='"\\[]{}, 1', max_size=60).map(str.encode))
+def test_depth_scan_takes_any_bytes_and_is_exact_on_those_that_parse(body):
+    depth = max_depth_of(body)  # never raises, whatever the bytes
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return
+    assert depth == _true_depth(value)
