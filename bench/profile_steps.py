@@ -1,6 +1,6 @@
 """Cost per step of one hook call, so the next optimisation is chosen from data.
 
-    .venv/bin/python bench/profile_steps.py [--runs 20] [--profile] [--baseline-rev REV]
+    .venv/bin/python bench/profile_steps.py [--runs 20] [--profile] [--texts repeat|unique] [--baseline-rev REV]
 
 For the typical (~50 resources) and the heavy (~2,000 resources) patient of
 ``bench/patients.py``, the real ``pipeline.call_service`` runs ``--runs`` times with
@@ -17,6 +17,10 @@ timers wrapped around the functions it calls (nothing is re-implemented here):
   card policy of the embedded SQLite store (suppression lookup, issued cards);
 - the MRI/EMG report text readers, wherever they run (inside ``read_reports``, or,
   since report texts are read on first use, inside the rules): not added to the total.
+
+``--texts repeat`` (the default) measures calls whose texts the worker read before (the memo of
+text readings answers); ``--texts unique`` turns that memo off, so every text is read as if never
+seen (the worst case).
 
 Medians per step in ms and as a share of the call. ``--profile`` adds a cProfile of the
 same calls (top functions by own time). ``--baseline-rev`` also measures the code of a
@@ -88,7 +92,7 @@ class Timers:
         self.spent = {}
 
 
-def _instrumented_engine(tmp: Path):
+def _instrumented_engine(tmp: Path, texts: str = "repeat"):
     """The app's engine (SQLite store policy included), with timers around every step."""
     from cds_service import advice, pipeline, reading
     from cds_service.app import create_app
@@ -98,6 +102,13 @@ def _instrumented_engine(tmp: Path):
     app = create_app(Settings.load(env={}, yaml_path=None, auth_disabled=True, log_level="ERROR",
                                    store_path=tmp / "store.sqlite3", replay_cache_path=tmp / "replay.sqlite3"))
     engine = app.extensions["cds_engine"]
+    if texts == "unique":
+        try:
+            from cds_service.reading import memo
+        except ImportError:  # a checkout from before the memo reads every text anyway
+            memo = None
+        if memo is not None:
+            memo.configure(0)
     from cds_service import cli
 
     if hasattr(cli, "freeze_startup_heap"):  # as that checkout's gunicorn worker does after loading the app
@@ -131,7 +142,7 @@ def _instrumented_engine(tmp: Path):
     return app, engine, timers
 
 
-def measure(runs: int, profile: bool) -> dict:
+def measure(runs: int, profile: bool, texts: str = "repeat") -> dict:
     """{patient: {"steps": {label: [ms per run]}, "total": [ms], "cards": [...], "profile": text}}."""
     from patients import NOW, SERVICE, heavy_request, typical_request
 
@@ -141,7 +152,7 @@ def measure(runs: int, profile: bool) -> dict:
     now = datetime.fromisoformat(NOW).replace(tzinfo=timezone.utc)
     out = {}
     with tempfile.TemporaryDirectory(prefix="bench-steps-") as tmp:
-        app, engine, timers = _instrumented_engine(Path(tmp))
+        app, engine, timers = _instrumented_engine(Path(tmp), texts)
         service = engine.registry.get(SERVICE)
         for name, make in (("typical", typical_request), ("heavy", heavy_request)):
             raw = json.dumps(make()).encode()
@@ -223,9 +234,10 @@ def print_table(title: str, result: dict, before: dict | None = None) -> None:
             print("\n".join("    " + line for line in lines[start:] if line.strip()))
 
 
-def _run_child(root: Path, runs: int) -> dict:
+def _run_child(root: Path, runs: int, texts: str) -> dict:
     env = {**os.environ, "BENCH_CODE_ROOT": str(root)}
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--runs", str(runs), "--json"],
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--runs", str(runs), "--texts", texts,
+                           "--json"],
                           env=env, cwd=root, check=True, capture_output=True, text=True)
     return json.loads(done.stdout)
 
@@ -236,13 +248,15 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="add a cProfile of the same calls")
     parser.add_argument("--baseline-rev", help="also measure this git revision, in the same run")
     parser.add_argument("--rounds", type=int, default=2, help="with --baseline-rev: alternations of the two")
+    parser.add_argument("--texts", choices=("repeat", "unique"), default="repeat",
+                        help="repeat: texts read before (the memo answers); unique: every text read as new")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
     if args.json:
-        print(json.dumps(measure(args.runs, False)))
+        print(json.dumps(measure(args.runs, False, args.texts)))
         return 0
     if not args.baseline_rev:
-        print_table("Cost per step", measure(args.runs, args.profile))
+        print_table(f"Cost per step (texts {args.texts})", measure(args.runs, args.profile, args.texts))
         return 0
 
     repo = HERE.parent
@@ -253,8 +267,8 @@ def main() -> int:
         try:
             befores, afters = [], []
             for _ in range(args.rounds):  # alternate, so drift of the machine falls on both
-                befores.append(_run_child(worktree, args.runs))
-                afters.append(_run_child(repo, args.runs))
+                befores.append(_run_child(worktree, args.runs, args.texts))
+                afters.append(_run_child(repo, args.runs, args.texts))
         finally:
             subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)], check=False)
 
@@ -273,7 +287,7 @@ def main() -> int:
     for name in before:
         if before[name]["cards"] != after[name]["cards"]:
             print(f"WARNING: {name}: cards differ: before {before[name]['cards']}, after {after[name]['cards']}")
-    print(f"baseline: {args.baseline_rev}; {args.rounds} alternating rounds of each")
+    print(f"baseline: {args.baseline_rev}; {args.rounds} alternating rounds of each; texts {args.texts}")
     print_table("Cost per step (this checkout vs the baseline)", after, before)
     return 0
 
