@@ -11,6 +11,8 @@ _BILATERAL = re.compile(_B % lx.SIDE_BILATERAL, re.IGNORECASE)
 _LEFT = re.compile(_B % lx.SIDE_LEFT, re.IGNORECASE)
 _RIGHT = re.compile(_B % lx.SIDE_RIGHT, re.IGNORECASE)
 _SEVERITY = [(re.compile(_B % p, re.IGNORECASE), v) for p, v in lx.SEVERITY]
+#: Any severity word at all: most texts asked have none, and one search says so.
+_ANY_SEVERITY = re.compile(_B % "|".join(p for p, _ in lx.SEVERITY), re.IGNORECASE)
 _ZONES = [(re.compile(_B % p, re.IGNORECASE), v) for p, v in lx.ZONES]
 _REGIONS = [(re.compile(_B % p, re.IGNORECASE), v) for p, v in lx.REGION_WORDS]
 _LIMBS = [(re.compile(_B % p, re.IGNORECASE), v) for p, v in lx.LIMB_WORDS]
@@ -61,6 +63,8 @@ def merge_sides(*sides: str | None) -> str | None:
 
 def severity_in(text: str) -> str | None:
     """The highest severity named in ``text``."""
+    if not _ANY_SEVERITY.search(text):
+        return None
     found = []
     for rx, value in _SEVERITY:
         for m in rx.finditer(text):

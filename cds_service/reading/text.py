@@ -27,7 +27,7 @@ import re._parser as _sre_p
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from . import lexicon as lx
 
@@ -147,8 +147,8 @@ def _logical_lines(text: str) -> Iterable[str]:
                 buf = []
             yield ""
             continue
-        starts_new = bool(_LIST_MARKER_RE.match(line) or _LEVEL_HEADING_RE.match(line) or _is_section_line(line))
-        if buf and (starts_new or buf[-1].rstrip().endswith((".", ":", ";", "!", "?"))):
+        if buf and (buf[-1].rstrip().endswith((".", ":", ";", "!", "?")) or _LIST_MARKER_RE.match(line)
+                    or _LEVEL_HEADING_RE.match(line) or _is_section_line(line)):
             yield " ".join(buf)
             buf = []
         buf.append(line)
@@ -189,8 +189,7 @@ def _chunks(sentence: str) -> Iterable[tuple[int, int]]:
 # --- cues and mentions --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Cue:
+class _Cue(NamedTuple):  # transient, many per sentence: a tuple is cheaper to make than a frozen dataclass
     start: int
     end: int
     kind: str  # negated / hedged / other / pseudo / terminator
@@ -218,18 +217,19 @@ class Lexicon:
 
     def mentions(self, sentence: str, fast: bool = True) -> list[Mention]:
         """Concept mentions in one sentence with their certainty (``fast=False``: a plain scan, for tests)."""
-        found = [(m.start(), m.end(), name) for name, m in self._matcher.find(sentence, fast)]
+        words = _Words(sentence)
+        found = [(m.start(), m.end(), name) for name, m in self._matcher.find(sentence, fast, words)]
         if not found:
             return []
         if self._blocker is not None:
             blocks = [(m.start(), m.end()) for m in self._blocker.finditer(sentence)]
             found = [f for f in found if not any(s < f[1] and f[0] < e for s, e in blocks)]
         found = _resolve_overlaps(found, self.exclusive)
-        cues = self._cues.find(sentence, fast)
-        words = [m.start() for m in _WORD_RE.finditer(sentence)]
+        cues = self._cues.find(sentence, fast, words)
+        word_starts = [m.start() for m in _WORD_RE.finditer(sentence)]
         out = []
         for start, end, name in found:
-            certainty, cue = _certainty(start, end, cues, words)
+            certainty, cue = _certainty(start, end, cues, word_starts)
             out.append(Mention(name, start, end, sentence[start:end], certainty, cue))
         return out
 
@@ -243,60 +243,96 @@ _WORD_START_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]")
 class _Matcher:
     """Many patterns over one sentence, cheaply.
 
-    A pattern whose matches must begin with a known pair of characters ("no",
-    "fo" for "foraminal ...") is only tried, with ``match``, where a word of the
-    sentence begins with that pair; the others are scanned with ``finditer``
-    after a substring test on a literal every match must contain. Same results
-    as scanning every pattern (``fast=False``; a test holds them equal).
+    A pattern whose matches must begin with one of a few known strings of 4, 3
+    or 2 characters ("fora" for "foraminal ...", "no") is only tried, with
+    ``match``, where a word of the sentence begins with one of them; the others
+    are scanned with ``finditer`` after a substring test on literals one of
+    which every match must contain. Same results, in the same order (by
+    position, then the patterns' order), as scanning every pattern
+    (``fast=False``; tests hold them equal).
     """
 
     def __init__(self, entries: Sequence[tuple[object, str]]):
-        self._all: list[tuple[object, re.Pattern]] = []
-        self._by_prefix: dict[str, list[tuple[object, re.Pattern]]] = {}
-        self._scan: list[tuple[object, re.Pattern, str | None]] = []
-        for key, pattern in entries:
+        self._all: list[tuple[int, object, re.Pattern]] = []
+        self._by_prefix: dict[str, list[tuple[int, object, re.Pattern]]] = {}
+        self._scan: list[tuple[int, object, re.Pattern, tuple[str, ...] | None]] = []
+        for index, (key, pattern) in enumerate(entries):
             rx = _compile([pattern])
-            self._all.append((key, rx))
-            prefixes = _first_chars(pattern)
+            self._all.append((index, key, rx))
+            prefixes = _first_chars(pattern, 4) or _first_chars(pattern, 3) or _first_chars(pattern, 2)
             if prefixes:
                 for prefix in prefixes:
-                    self._by_prefix.setdefault(prefix, []).append((key, rx))
+                    self._by_prefix.setdefault(prefix, []).append((index, key, rx))
             else:
-                self._scan.append((key, rx, _required_literal(pattern)))
+                self._scan.append((index, key, rx, _required_any(pattern)))
+        self._lengths = tuple(sorted({len(p) for p in self._by_prefix}))
+        #: First two characters of every prefix: most words begin none, and one test says so.
+        self._heads = frozenset(p[:2] for p in self._by_prefix)
 
-    def find(self, sentence: str, fast: bool = True) -> list[tuple[object, re.Match]]:
-        out: list[tuple[object, re.Match]] = []
-        if not fast:
-            for key, rx in self._all:
-                out.extend((key, m) for m in rx.finditer(sentence) if m.end() > m.start())
-            return out
+    def find(self, sentence: str, fast: bool = True, words: _Words | None = None) -> list[tuple[object, re.Match]]:
+        """(key, match) of every pattern's matches in ``sentence``, by position, then the patterns' order."""
+        found: list[tuple[int, int, object, re.Match]] = []
+        words = words or _Words(sentence)
+        if not fast or words.lower is None:
+            for index, key, rx in self._all:
+                found.extend((m.start(), index, key, m) for m in rx.finditer(sentence) if m.end() > m.start())
+        else:
+            lower = words.lower
+            for index, key, rx, anchors in self._scan:
+                if anchors is not None:
+                    for a in anchors:
+                        if a in lower:
+                            break
+                    else:
+                        continue
+                for m in rx.finditer(sentence):
+                    if m.end() > m.start():
+                        found.append((m.start(), index, key, m))
+            by_prefix, lengths, heads = self._by_prefix, self._lengths, self._heads
+            for pos in words.starts:
+                if lower[pos : pos + 2] not in heads:
+                    continue
+                for n in lengths:
+                    for index, key, rx in by_prefix.get(lower[pos : pos + n], ()):
+                        m = rx.match(sentence, pos)
+                        if m is not None and m.end() > pos:
+                            found.append((pos, index, key, m))
+        found.sort(key=_position_then_pattern)
+        return [(key, m) for _, _, key, m in found]
+
+
+class _Words:
+    """A sentence lower-cased and where its words start, worked out once for all the matchers."""
+
+    __slots__ = ("lower", "starts")
+
+    def __init__(self, sentence: str):
         lower = sentence.lower()
-        for key, rx, anchor in self._scan:
-            if anchor is None or anchor in lower:
-                out.extend((key, m) for m in rx.finditer(sentence) if m.end() > m.start())
-        by_prefix = self._by_prefix
-        for w in _WORD_START_RE.finditer(lower):
-            pos = w.start()
-            for key, rx in by_prefix.get(lower[pos : pos + 2], ()):
-                m = rx.match(sentence, pos)
-                if m is not None and m.end() > m.start():
-                    out.append((key, m))
-        return out
+        if len(lower) != len(sentence):  # a few characters ("İ") grow when lowered: positions would slip
+            self.lower, self.starts = None, []
+        else:
+            self.lower = lower
+            self.starts = [m.start() for m in _WORD_START_RE.finditer(lower)]
 
 
-def _first_chars(pattern: str) -> frozenset[str] | None:
-    """The lower-case two-character strings every match starts with, if they are letters/digits/space; else None."""
+def _position_then_pattern(f: tuple) -> tuple[int, int]:
+    return f[0], f[1]
+
+
+def _first_chars(pattern: str, k: int) -> frozenset[str] | None:
+    """The lower-case ``k``-character strings every match starts with, if there are at most 64 of
+    them, each a letter or digit then letters, digits, spaces, hyphens, slashes or apostrophes; else None."""
     try:
         parsed = list(_sre_p.parse(pattern, re.IGNORECASE))
     except (re.error, AttributeError, TypeError):
         return None
     try:
-        found = _firsts(parsed, 2, 0)
+        found = _firsts(parsed, k, 0)
     except (AttributeError, TypeError, ValueError, RecursionError):
         return None
     if not found or len(found) > 64:
         return None
-    if any(len(f) < 2 or not f[0].isalnum() or not (f[1].isalnum() or f[1] in " -/'") for f in found):
+    if any(len(f) != k or not f[0].isalnum() or not all(c.isalnum() or c in " -/'" for c in f[1:]) for f in found):
         return None
     return frozenset(found)
 
@@ -337,47 +373,48 @@ def _firsts(seq: list, k: int, depth: int) -> set[str] | None:
     return None
 
 
-def _required_literal(pattern: str) -> str | None:
-    """The longest run of literal text every match of ``pattern`` contains (>= 2 chars), or None."""
+def _required_any(pattern: str) -> tuple[str, ...] | None:
+    """Lower-case literals one of which every match of ``pattern`` contains (the most selective such
+    set found: a run of literal text, or one run from each branch of an alternation), or None."""
     try:
         parsed = _sre_p.parse(pattern, re.IGNORECASE)
-    except (re.error, AttributeError, TypeError):
+        found = _any_of(list(parsed), 0)
+    except (re.error, AttributeError, TypeError, ValueError, RecursionError):
         return None
-    runs: list[str] = []
-    current = [""]
+    return tuple(sorted(found)) if found else None
 
-    def cut():
-        if current[0]:
-            runs.append(current[0])
-        current[0] = ""
 
-    def walk(items):
-        for op, arg in items:
-            if op is _sre_c.LITERAL:
-                current[0] += chr(arg).lower()
-            elif op is _sre_c.SUBPATTERN:
-                walk(arg[-1])
-            elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
-                low, high, sub = arg
-                if low == high == 1:
-                    walk(sub)
-                else:
-                    cut()
-                    if low >= 1:
-                        walk(sub)
-                        cut()
-            elif op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT, _sre_c.AT):
-                continue  # zero-width: the text on both sides stays contiguous
-            else:
-                cut()
-
-    try:
-        walk(parsed)
-    except (AttributeError, TypeError, ValueError):
+def _any_of(items: list, depth: int) -> frozenset[str] | None:
+    if depth > 30:
         return None
-    cut()
-    best = max(runs, key=len, default="")
-    return best if len(best) >= 2 else None
+    candidates: list[frozenset[str]] = []
+    run = ""
+    for op, arg in items:
+        if op is _sre_c.LITERAL:
+            run += chr(arg).lower()
+            continue
+        if op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT, _sre_c.AT):
+            continue  # zero-width: the text on both sides stays contiguous
+        if run:
+            candidates.append(frozenset([run]))
+            run = ""
+        inner = None
+        if op is _sre_c.SUBPATTERN:
+            inner = _any_of(list(arg[-1]), depth + 1)
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and arg[0] >= 1:
+            inner = _any_of(list(arg[2]), depth + 1)
+        elif op is _sre_c.BRANCH:
+            branches = [_any_of(list(b), depth + 1) for b in arg[1]]
+            if all(branches):
+                inner = frozenset().union(*branches)
+        if inner:
+            candidates.append(inner)
+    if run:
+        candidates.append(frozenset([run]))
+    # The most selective: longest shortest literal, then fewest literals.
+    return max(candidates, key=lambda c: (min(map(len, c)), -len(c)), default=None)
+
+
 _NOT_EXCLUDED = re.compile(lx.NOT_EXCLUDED_CUES, re.IGNORECASE)
 
 
@@ -418,9 +455,9 @@ class _CueMatcher:
         self._specs = specs
         self._matcher = _Matcher([(p, p) for p in specs])
 
-    def find(self, sentence: str, fast: bool = True) -> list[_Cue]:
+    def find(self, sentence: str, fast: bool = True, words: _Words | None = None) -> list[_Cue]:
         raw: list[_Cue] = []
-        for pattern, m in self._matcher.find(sentence, fast):
+        for pattern, m in self._matcher.find(sentence, fast, words):
             for kind, direction, window in self._specs[pattern]:
                 raw.append(_Cue(m.start(), m.end(), kind, direction, window, m.group(0)))
         return _resolve_cues(raw)

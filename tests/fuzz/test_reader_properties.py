@@ -99,3 +99,38 @@ def test_the_record_reader_never_raises_on_hostile_report_and_problem_text(concl
     assert len(reports) + picture.unread_resources >= held  # read, or skipped and counted, never lost
     for report in reports:  # the text is read when the rules first ask
         assert report.reading.normal in (True, False, None)
+
+
+# --- the fast matcher against a plain scan of every pattern --------------------------------
+
+from cds_service.reading.text import CLINICAL, EMG, MRI, normalise, split_sentences  # noqa: E402
+from tests.reading.corpus_scoring import load  # noqa: E402
+
+#: Real report sentences (the labelled corpus) and problem-list phrasing: concepts and cues in context.
+_CORPUS = sorted({s.text for k in ("mri", "emg") for part in ("dev", "holdout") for r in load(k, part)
+                  for s in split_sentences(normalise(r["text"])[0])})
+#: Cue phrases the scanned (not prefix-indexed) patterns look for, and characters that change
+#: length or meaning when lower-cased.
+_INSERTS = ["is not seen", "are not clearly identified", "was not demonstrated", "isn't seen", ": no", ": none",
+            "?", ", mild", ", there", "cannot be excluded", "no evidence of", "family history of",
+            "4/5 strength", "weakness 3/5", "DM2", "hip fracture", "İ", "\u212a", "ß", "Σ", " ", ", ", "; "]
+
+
+@st.composite
+def _spliced_sentence(draw) -> str:
+    """Two corpus sentences cut and joined, with cue phrases and odd characters put in anywhere."""
+    a, b = draw(st.sampled_from(_CORPUS)), draw(st.sampled_from(_CORPUS))
+    text = a[: draw(st.integers(0, len(a)))] + " " + b[draw(st.integers(0, len(b))):]
+    for insert in draw(st.lists(st.sampled_from(_INSERTS), max_size=4)):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + " " + insert + " " + text[at:]
+    return text
+
+
+@budget(400)
+@given(_spliced_sentence())
+def test_fast_matching_finds_what_a_plain_scan_of_every_pattern_finds(text):
+    # The word-start index, the prefix tables and the literal pre-tests only skip work:
+    # every mention and cue, with its certainty, is the one a plain scan of every pattern gives.
+    for lexicon in (MRI, EMG, CLINICAL):
+        assert lexicon.mentions(text, fast=True) == lexicon.mentions(text, fast=False), text
