@@ -328,6 +328,8 @@ class _TextHit:
 
 def _read_clinical_text(text: str) -> tuple[_TextHit, ...]:
     norm, _ = normalise(text)
+    if not CLINICAL.could_mention(norm):
+        return ()
     out: list[_TextHit] = []
     for sentence in split_sentences(norm):
         s = sentence.text

@@ -27,7 +27,7 @@ import re._parser as _sre_p
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Iterable, Mapping, NamedTuple, Sequence
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import lexicon as lx
 
@@ -215,6 +215,11 @@ class Lexicon:
         self._blocker = _compile(blockers) if blockers else None
         self._cues = _CueMatcher(_BASE_CUES + (_EXPERIENCER_CUES if experiencer else []))
 
+    def could_mention(self, text: str) -> bool:
+        """False when no sentence of ``text`` (normalised) can mention any concept: a cheap test
+        before splitting a text most of which (problem-list labels) name nothing we read."""
+        return self._matcher.could_match(text)
+
     def mentions(self, sentence: str, fast: bool = True) -> list[Mention]:
         """Concept mentions in one sentence with their certainty (``fast=False``: a plain scan, for tests)."""
         words = _Words(sentence)
@@ -271,34 +276,58 @@ class _Matcher:
 
     def find(self, sentence: str, fast: bool = True, words: _Words | None = None) -> list[tuple[object, re.Match]]:
         """(key, match) of every pattern's matches in ``sentence``, by position, then the patterns' order."""
-        found: list[tuple[int, int, object, re.Match]] = []
         words = words or _Words(sentence)
         if not fast or words.lower is None:
-            for index, key, rx in self._all:
-                found.extend((m.start(), index, key, m) for m in rx.finditer(sentence) if m.end() > m.start())
+            found = [(m.start(), index, key, m) for index, key, rx in self._all for m in rx.finditer(sentence)]
         else:
-            lower = words.lower
-            for index, key, rx, anchors in self._scan:
-                if anchors is not None:
-                    for a in anchors:
-                        if a in lower:
-                            break
-                    else:
-                        continue
-                for m in rx.finditer(sentence):
-                    if m.end() > m.start():
-                        found.append((m.start(), index, key, m))
-            by_prefix, lengths, heads = self._by_prefix, self._lengths, self._heads
-            for pos in words.starts:
-                if lower[pos : pos + 2] not in heads:
-                    continue
-                for n in lengths:
-                    for index, key, rx in by_prefix.get(lower[pos : pos + n], ()):
-                        m = rx.match(sentence, pos)
-                        if m is not None and m.end() > pos:
-                            found.append((pos, index, key, m))
+            found = list(self._indexed_matches(sentence, words))
+        found = [f for f in found if f[3].end() > f[0]]
         found.sort(key=_position_then_pattern)
         return [(key, m) for _, _, key, m in found]
+
+    def _indexed_matches(self, sentence: str, words: _Words) -> Iterator[tuple[int, int, object, re.Match]]:
+        """(start, pattern index, key, match), empty matches too, found through the prefix and literal tables."""
+        lower = words.lower
+        for index, key, rx, anchors in self._scan:
+            if anchors is not None:
+                for a in anchors:
+                    if a in lower:
+                        break
+                else:
+                    continue
+            for m in rx.finditer(sentence):
+                yield m.start(), index, key, m
+        by_prefix, lengths, heads = self._by_prefix, self._lengths, self._heads
+        for pos in words.starts:
+            if lower[pos : pos + 2] not in heads:
+                continue
+            for n in lengths:
+                for index, key, rx in by_prefix.get(lower[pos : pos + n], ()):
+                    m = rx.match(sentence, pos)
+                    if m is not None:
+                        yield pos, index, key, m
+
+    def could_match(self, text: str) -> bool:
+        """False only when no pattern matches in any sentence of ``text`` (normalised).
+
+        Exact in that direction. A sentence is a piece of the text, lines joined with a space
+        (so newlines count as spaces here), and what comes just before and after a sentence in
+        the text is never a letter or digit; so a pattern (whose look-arounds reach past its
+        match only as word boundaries) that matches in a sentence matches at the same place in
+        the text. Only a sentence over ``MAX_SENTENCE_CHARS`` may be cut inside a word: for a
+        text that long it only asks whether some word begins with a pattern's prefix.
+        """
+        flat = text.replace("\n", " ")
+        words = _Words(flat)
+        if words.lower is None:
+            return True
+        if len(flat) <= MAX_SENTENCE_CHARS:
+            return next(self._indexed_matches(flat, words), None) is not None
+        lower, heads, lengths, by_prefix = words.lower, self._heads, self._lengths, self._by_prefix
+        if any(anchors is None or any(a in lower for a in anchors) for _, _, _, anchors in self._scan):
+            return True
+        return any(lower[pos : pos + 2] in heads and any(lower[pos : pos + n] in by_prefix for n in lengths)
+                   for pos in words.starts)
 
 
 class _Words:

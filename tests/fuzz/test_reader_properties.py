@@ -134,3 +134,40 @@ def test_fast_matching_finds_what_a_plain_scan_of_every_pattern_finds(text):
     # every mention and cue, with its certainty, is the one a plain scan of every pattern gives.
     for lexicon in (MRI, EMG, CLINICAL):
         assert lexicon.mentions(text, fast=True) == lexicon.mentions(text, fast=False), text
+
+
+_LINE_STARTS = ["", "", "IMPRESSION: ", "1. ", "- ", "L4-5: ", "History: ", "Dx:", "FHx: "]
+_LINE_ENDS = ["", ".", ";", ":", " ", "?"]
+#: Phrases the clinical reader knows, to be hard-wrapped at one of their spaces.
+_PHRASES = ["low back pain", "neck pain radiating down the left arm", "carpal tunnel syndrome", "foot drop",
+            "cauda equina syndrome", "saddle anesthesia", "urinary retention", "progressive weakness",
+            "severe weakness", "history of metastatic cancer", "fracture of the L1 vertebra", "diabetic neuropathy"]
+_WRAPPED = st.builds(lambda phrase, at, brk: phrase.replace(" ", brk, at) .replace(brk, " ", at - 1),
+                     st.sampled_from(_PHRASES), st.integers(1, 3), st.sampled_from(["\n", " \n", "\n  "]))
+#: A run over MAX_SENTENCE_CHARS with no space: the sentence is cut inside a word.
+_RUN_ON = st.builds(lambda n, word: "x" * n + word, st.integers(250, 700),
+                    st.sampled_from(["weakness", "radiculopathy", "DM", "sciatica", "numbness"]))
+
+
+@st.composite
+def _clinical_text(draw) -> str:
+    """Problem-list labels and notes: spliced corpus sentences and lone words on hard-wrapped,
+    headed, listed lines; sometimes long enough for a sentence to be cut."""
+    pieces = draw(st.lists(_spliced_sentence() | _WRAPPED | _RUN_ON | st.sampled_from(_INSERTS), min_size=1, max_size=5))
+    lines = [draw(st.sampled_from(_LINE_STARTS)) + p + draw(st.sampled_from(_LINE_ENDS)) for p in pieces]
+    text = "".join(line + draw(st.sampled_from(["\n", "\n\n", " ", "\n "])) for line in lines)
+    if draw(st.booleans()):
+        text = text * draw(st.integers(2, 12))  # past MAX_SENTENCE_CHARS: sentences cut at spaces
+    return text
+
+
+@budget(400)
+@given(_clinical_text())
+def test_a_text_that_could_not_mention_a_concept_has_no_sentence_that_does(text):
+    # could_mention lets the problem-list reader skip splitting a text; it may say True for a
+    # text without mentions, but never False for one with a mention in any sentence.
+    norm = normalise(text)[0]
+    for lexicon in (CLINICAL, MRI, EMG):
+        if not lexicon.could_mention(norm):
+            for sentence in split_sentences(norm):
+                assert not lexicon._matcher.find(sentence.text), (sentence.text, norm)

@@ -190,3 +190,20 @@ def _corpus_sentences():
 def test_fast_matching_gives_the_same_mentions_as_a_plain_scan(lexicon):
     for sentence in _corpus_sentences():
         assert lexicon.mentions(sentence, fast=True) == lexicon.mentions(sentence, fast=False), sentence
+
+
+@pytest.mark.parametrize("text", [
+    "x" * 600 + "weakness",  # one sentence over MAX_SENTENCE_CHARS, cut where "weakness" begins
+    "Reports saddle\nanesthesia",  # hard-wrapped: the reader joins the lines
+    "History: cauda\n  equina syndrome; no fever",
+    "Type 2 DM with neuropathy",
+])
+def test_a_text_with_a_mention_in_a_sentence_could_mention_one(text):
+    norm = normalise(text)[0]
+    assert any(CLINICAL.mentions(s.text) for s in split_sentences(norm))  # the premise
+    assert CLINICAL.could_mention(norm)
+
+
+@pytest.mark.parametrize("text", ["Essential (primary) hypertension", "Heart rate", "Asthma, uncomplicated"])
+def test_a_label_naming_nothing_we_read_could_not_mention_a_concept(text):
+    assert not CLINICAL.could_mention(normalise(text)[0])
