@@ -52,7 +52,8 @@ def read_mri_text(text: str) -> MriReading:
     for sentence in split_sentences(norm):
         if sentence.section in lx.SKIPPED_SECTIONS:
             continue
-        own = _own_levels(sentence.text)
+        groups = _level_groups(sentence.text)
+        own = [lv for _, lv in groups]
         inherited = ()
         if carry and carry[0] == sentence.paragraph and not own and not sentence.heading and not _NO_CARRY.search(sentence.text):
             inherited = carry[1]
@@ -67,7 +68,7 @@ def read_mri_text(text: str) -> MriReading:
                 multilevel_phrase = True
         kinds = [m for m in mentions if m.concept not in lx.MRI_SIGNALS]
         if kinds:
-            raw.extend(_sentence_findings(sentence.text, sentence.heading, kinds, inherited))
+            raw.extend(_sentence_findings(sentence.text, sentence.heading, kinds, inherited, groups))
     findings, negated = _consolidate(raw)
     compressive_levels = {f.level for f in findings if f.level and f.kind in lx.MRI_COMPRESSIVE}
     multilevel = len(compressive_levels) >= 2 or multilevel_phrase
@@ -94,15 +95,14 @@ def _heading_levels(heading: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _own_levels(text: str) -> list[tuple[str, ...]]:
-    groups = [disc_levels(g) for g in group_tokens(text, find_level_tokens(text))]
-    return [lv for lv in groups if lv]
+def _level_groups(text: str) -> list[tuple[LevelGroup, tuple[str, ...]]]:
+    """The sentence's level groups that name disc levels, with those levels."""
+    groups = [(g, disc_levels(g)) for g in group_tokens(text, find_level_tokens(text))]
+    return [(g, lv) for g, lv in groups if lv]
 
 
-def _sentence_findings(text: str, heading: str | None, kinds: list[Mention], inherited: tuple[str, ...]) -> list[MriFinding]:
-    tokens = find_level_tokens(text)
-    groups = [(g, disc_levels(g)) for g in group_tokens(text, tokens)]
-    groups = [(g, lv) for g, lv in groups if lv]
+def _sentence_findings(text: str, heading: str | None, kinds: list[Mention], inherited: tuple[str, ...],
+                       groups: list[tuple[LevelGroup, tuple[str, ...]]]) -> list[MriFinding]:
     ellipses = [e for e in _ELLIPSIS.finditer(text) if not any(k.start < e.end() and e.start() < k.end for k in kinds)]
     # A level claimed by an elliptical repeat does not also belong to the finding before it.
     claimed = {g.start for g, _ in groups if any(e.end() == g.start for e in ellipses)}
