@@ -52,8 +52,7 @@ class Sentence:
     heading: str | None
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):  # many per report: a tuple is cheaper to make than a frozen dataclass
     concept: str
     start: int  # within the sentence
     end: int
@@ -231,7 +230,8 @@ class Lexicon:
             found = [f for f in found if not any(s < f[1] and f[0] < e for s, e in blocks)]
         found = _resolve_overlaps(found, self.exclusive)
         cues = self._cues.find(sentence, fast, words)
-        word_starts = [m.start() for m in _WORD_RE.finditer(sentence)]
+        # Where the sentence's words start: the matchers' word starts when lower-casing changed no letter's kind.
+        word_starts = words.starts if sentence.isascii() else [m.start() for m in _WORD_RE.finditer(sentence)]
         out = []
         for start, end, name in found:
             certainty, cue = _certainty(start, end, cues, word_starts)
