@@ -67,6 +67,21 @@ def test_deployment_has_probes_limits_and_settings_from_configmap_and_secret():
     assert objs["Deployment"]["spec"]["replicas"] >= 2
 
 
+def _cores(quantity: str) -> float:
+    return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def test_the_cpu_limit_gives_each_sync_worker_a_core():
+    # Sync workers compute one call each on one core; a smaller limit makes two calls share a
+    # core under load (each finishing late) while the HPA, counting against requests, waits.
+    objs = objects()
+    config = objs["ConfigMap"]["data"]
+    (container,) = objs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert config["CDS_THREADS"] == "1"
+    assert _cores(container["resources"]["limits"]["cpu"]) >= int(config["CDS_WORKERS"])
+    assert _cores(container["resources"]["requests"]["cpu"]) <= _cores(container["resources"]["limits"]["cpu"])
+
+
 def test_service_hpa_and_pdb_point_at_the_deployment():
     objs = objects()
     labels = objs["Deployment"]["spec"]["template"]["metadata"]["labels"]
