@@ -312,20 +312,14 @@ class _Matcher:
         (so newlines count as spaces here), and what comes just before and after a sentence in
         the text is never a letter or digit; so a pattern (whose look-arounds reach past its
         match only as word boundaries) that matches in a sentence matches at the same place in
-        the text. Only a sentence over ``MAX_SENTENCE_CHARS`` may be cut inside a word: for a
-        text that long it only asks whether some word begins with a pattern's prefix.
+        the text. Only a sentence over ``MAX_SENTENCE_CHARS`` may be cut inside a word: a text
+        that long (a note, rarely a label) is simply read.
         """
+        if len(text) > MAX_SENTENCE_CHARS:
+            return True
         flat = text.replace("\n", " ")
         words = _Words(flat)
-        if words.lower is None:
-            return True
-        if len(flat) <= MAX_SENTENCE_CHARS:
-            return next(self._indexed_matches(flat, words), None) is not None
-        lower, heads, lengths, by_prefix = words.lower, self._heads, self._lengths, self._by_prefix
-        if any(anchors is None or any(a in lower for a in anchors) for _, _, _, anchors in self._scan):
-            return True
-        return any(lower[pos : pos + 2] in heads and any(lower[pos : pos + n] in by_prefix for n in lengths)
-                   for pos in words.starts)
+        return words.lower is None or next(self._indexed_matches(flat, words), None) is not None
 
 
 class _Words:

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 from cds_service.fhir.parse import InvalidResource, parse_resource
 from cds_service.reading import read_emg_text, read_mri_text, read_record
 from cds_service.reading.levels import _ROOTS, DISC_LEVELS
-from cds_service.reading.text import AFFIRMED, HEDGED, MAX_TEXT_CHARS, NEGATED
+from cds_service.reading.text import (AFFIRMED, CLINICAL, EMG, HEDGED, MAX_TEXT_CHARS, MRI, NEGATED, normalise,
+                                      split_sentences)
 from cds_service.record import PatientRecord
 from cds_service.settings import Settings
 from cds_service.valuesets import load_valuesets
 from tests.fuzz.strategies import HOSTILE_TEXT, budget
+from tests.reading.corpus_scoring import load
 
 VALUESETS = load_valuesets(Settings().valuesets_dir)
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
@@ -102,9 +104,6 @@ def test_the_record_reader_never_raises_on_hostile_report_and_problem_text(concl
 
 
 # --- the fast matcher against a plain scan of every pattern --------------------------------
-
-from cds_service.reading.text import CLINICAL, EMG, MRI, normalise, split_sentences  # noqa: E402
-from tests.reading.corpus_scoring import load  # noqa: E402
 
 #: Real report sentences (the labelled corpus) and problem-list phrasing: concepts and cues in context.
 _CORPUS = sorted({s.text for k in ("mri", "emg") for part in ("dev", "holdout") for r in load(k, part)

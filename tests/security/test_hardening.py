@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cds_service.security.headers import STRICT_CSP
 from cds_service.security.json_depth import exceeds_depth, max_depth_of
+from tests.fuzz.strategies import JSON, budget
 from tests.security.conftest import FEEDBACK_PATH, ISS, SERVICE_PATH
 from tests.security.keys import claims
 
@@ -116,11 +119,6 @@ def test_depth_scan_linear_on_adversarial_strings():
 
 
 # --- the scan against the truth, on any JSON ----------------------------------------------
-
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from tests.fuzz.strategies import JSON, budget  # noqa: E402
 
 #: Strings full of what the scan must see through: quotes, backslashes, brackets.
 _TRICKY = st.text(alphabet='"\\[]{}/ab\u00e9\u2028', max_size=12)
