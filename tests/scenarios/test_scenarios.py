@@ -12,7 +12,8 @@ from cds_service.pipeline import call_service
 from cds_service.protocol import CardResponseSchema
 from tests.scenarios.build import build
 
-SCENARIOS = yaml.safe_load((Path(__file__).parent / "scenarios.yaml").read_text())
+#: Every ``*.yaml`` here: ``scenarios.yaml`` and one file per clinical topic added since.
+SCENARIOS = [s for path in sorted(Path(__file__).parent.glob("*.yaml")) for s in yaml.safe_load(path.read_text())]
 SERVICE = {"order-select": "spine-order-select", "order-sign": "spine-order-sign"}
 
 
