@@ -80,7 +80,9 @@ class LocFinding:
     kind: str
     #: What was observed, in clinical words ("thumb and index finger numbness", "EHL 4/5").
     element: str
-    certainty: str = "affirmed"  # affirmed | hedged | negated | other
+    certainty: str = "affirmed"
+    #: The anatomy term id ("ehl", "thumb", "spurling"), for text and exam findings.
+    term: str | None = None  # affirmed | hedged | negated | other
     trajectory: str | None = None
     onset: PartialDate | None = None
     #: DiagnosticReport.status for imaging and EDX findings (final, amended, preliminary, ...).
@@ -126,6 +128,27 @@ class Localisation:
         """Weakness on exam or in the record (a graded 4/5 counts), affirmed."""
         return any(f.kind == "motor" and f.certainty == "affirmed" and f.modality in (SYMPTOM, EXAM)
                    for f in self.findings)
+
+    @property
+    def cord_region(self) -> str | None:
+        """"cervical" or "thoracic" when the cord is a candidate (signs or MRI), else None."""
+        cords = [c.site.name for c in self.candidates if c.site.kind == "cord"]
+        return "cervical" if "cervical" in cords else cords[0] if cords else None
+
+    @property
+    def weakness_explained(self) -> bool:
+        """A peripheral lesion explains the weakness: shown on a prior EMG/NCS, or the exam pattern
+        points to a nerve (a spared root muscle) and every root candidate has findings against it."""
+        if not self.motor_deficit:
+            return False
+        if self.verdict == PERIPHERAL_SHOWN:
+            return True
+        if not self.candidates or self.candidates[0].site.kind not in ("nerve", "plexus"):
+            return False
+        top = self.candidates[0]
+        if not any(f.kind == "spared" or f.modality == EDX for f in top.support):
+            return False
+        return all(c.against for c in self.candidates if c.site.kind == "root")
 
     @property
     def ncs_detectable_candidate(self) -> bool:

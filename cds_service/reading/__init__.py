@@ -66,6 +66,16 @@ REQUIRED_VALUESETS = frozenset(
 
 
 
+def _localising(record: PatientRecord, now: datetime, policy: ReadingPolicy, skipped) -> tuple:
+    from ..localisation.reader import record_findings  # here: the localisation package imports this one
+
+    try:
+        return record_findings(record, now, policy.observation_lookback_days)
+    except ODD_DATA as exc:
+        skipped("Condition or Observation", exc)
+        return ()
+
+
 def check_valuesets(vs: ValueSets) -> None:
     """:raise ValueSetError: naming every value set the reader needs that ``vs`` lacks."""
     vs.require(REQUIRED_VALUESETS)
@@ -134,6 +144,7 @@ def read_record(
         inr=inr,
         platelets=platelets,
         unread_resources=unread[0],
+        localising=_localising(record, now, policy, skipped),
         data_gaps=tuple(g.key for g in record.gaps),
     )
 

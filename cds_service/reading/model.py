@@ -93,6 +93,9 @@ class OrderInfo:
     #: What the order's reasonCode says (coded or text), read like a problem-list entry:
     #: kind is a reader concept ("radiculopathy", "axial-pain", "urinary-retention", ...).
     indications: tuple["ConditionFinding", ...] = ()
+    #: References of every draft order line that is part of this one study ("95910" and
+    #: "95886" ordered as two lines), this order's first; empty for a single line.
+    parts: tuple[str, ...] = ()
 
     @property
     def region(self) -> str | None:
@@ -260,6 +263,8 @@ class EmgRadiculopathy:
     chronic: bool | None
     severity: str | None
     sentence: str
+    #: Hedged only as "cannot be excluded" / "not assessed by this study": not shown, only not ruled out.
+    not_excluded: bool = False
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,10 @@ class EmgNeuropathy:
     severity: str | None
     certainty: str
     sentence: str
+    #: Hedged only as "cannot be excluded" / "not assessed by this study": not shown, only not ruled out.
+    not_excluded: bool = False
+    #: Where the report puts the lesion, when it says: elbow | wrist | fibular-head | ankle | spiral-groove.
+    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -292,6 +301,11 @@ class EmgReading:
     #: Negated diagnoses ("no evidence of polyneuropathy"), for explanations.
     negated: tuple[str, ...]
     truncated: bool
+    #: The report's own sentences that say it is normal or deny a diagnosis (<= 160 chars each).
+    normal_sentences: tuple[str, ...] = ()
+    #: Sentences naming what the study could not assess or exclude ("a purely sensory
+    #: radiculopathy is not assessed by this study"): limits of the study, never findings.
+    scope_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -372,6 +386,8 @@ class ClinicalPicture:
     platelets: LabValue | None
     #: Resources that could not be read (odd data); their count only, no content.
     unread_resources: int = 0
+    #: Localising findings from problem-list, exam and note text (``cds_service.localisation.reader``).
+    localising: tuple = ()
     #: Prefetch keys whose data was missing (copied from the record).
     data_gaps: tuple[str, ...] = field(default_factory=tuple)
 
