@@ -23,6 +23,15 @@ _CERTAINTY_RANK = {AFFIRMED: 0, HEDGED: 1, NEGATED: 2}
 _ACTIVE_ADJ = ("acute", "active", "subacute", "ongoing")
 _GENERALISED = frozenset({"polyneuropathy", "myopathy", "motor_neuron_disease", "nmj_disorder"})
 #: Adjectives after the diagnosis: "Left S1 radiculopathy, chronic, mild."
+#: Where a mononeuropathy sits, in the words of the mention or just after it.
+_SITES = [
+    (re.compile(r"(?<![a-z])(?:elbows?|cubital tunnel|retrocondylar|humeroulnar)(?![a-z])", re.I), "elbow"),
+    (re.compile(r"(?<![a-z])(?:wrists?|carpal tunnel|guyon'?s? canal)(?![a-z])", re.I), "wrist"),
+    (re.compile(r"(?<![a-z])(?:fibular head|fibular neck|knee)(?![a-z])", re.I), "fibular-head"),
+    (re.compile(r"(?<![a-z])(?:ankle|tarsal tunnel)(?![a-z])", re.I), "ankle"),
+    (re.compile(r"(?<![a-z])spiral groove(?![a-z])", re.I), "spiral-groove"),
+]
+_SITE_KINDS = frozenset({"ulnar_neuropathy", "peroneal_neuropathy", "radial_neuropathy", "carpal_tunnel", "tarsal_tunnel"})
 _POST_ADJ = re.compile(r"^\s*,\s*((?:(?:acute|active|subacute|chronic|ongoing|old|mild|moderate|severe|and)\s*,?\s*){1,4})", re.IGNORECASE)
 
 
@@ -38,6 +47,8 @@ def read_emg_text(text: str) -> EmgReading:
     negated: list[str] = []
     active: list[str] = []
     chronic: list[str] = []
+    normal_sentences: list[str] = []
+    scope_notes: list[str] = []
     normal_phrase = abnormal_phrase = False
     shown = False  # a diagnosis stated as present or possible (not merely "not excluded")
     for sentence in split_sentences(norm):
@@ -50,6 +61,7 @@ def read_emg_text(text: str) -> EmgReading:
         for m in mentions:
             if m.concept == "normal_study" and m.certainty == AFFIRMED:
                 normal_phrase = True
+                normal_sentences.append(at.clip(s))
             elif m.concept == "abnormal_study" and m.certainty == AFFIRMED:
                 abnormal_phrase = True
             elif m.concept == "active_denervation":
@@ -64,8 +76,12 @@ def read_emg_text(text: str) -> EmgReading:
             post = s[m.end : min(next_start, m.end + _POST_CHARS)]
             if m.certainty == NEGATED:
                 negated.append(m.concept)
+                normal_sentences.append(at.clip(s))
                 continue
-            if not m.not_excluded:
+            if m.not_excluded:
+                # "cannot exclude / is not assessed by this study": a limit of the study, not a finding.
+                scope_notes.append(at.clip(s))
+            else:
                 shown = True
             if m.concept == "radiculopathy":
                 radics.append(_radiculopathy(s, m, pre, post, mentions))
@@ -74,7 +90,8 @@ def read_emg_text(text: str) -> EmgReading:
             if m.concept in _GENERALISED:
                 side = None  # a polyneuropathy is generalised by definition; "bilaterally" there is about responses
             severity = at.severity_in(pre) or at.severity_after(post)
-            neuros.append(EmgNeuropathy(m.concept, side, severity, m.certainty, at.clip(s)))
+            site = _site(m.text + " " + post[:30]) if m.concept in _SITE_KINDS else None
+            neuros.append(EmgNeuropathy(m.concept, side, severity, m.certainty, at.clip(s), m.not_excluded, site))
     radics = _merge_radiculopathies(radics)
     neuros = _merge_neuropathies(neuros)
     active_state = _tri(active) if active else _from_radics(radics, "active")
@@ -104,7 +121,16 @@ def read_emg_text(text: str) -> EmgReading:
         chronic_reinnervation=chronic_state,
         negated=tuple(dict.fromkeys(negated)),
         truncated=truncated,
+        normal_sentences=tuple(dict.fromkeys(normal_sentences)),
+        scope_notes=tuple(dict.fromkeys(scope_notes)),
     )
+
+
+def _site(text: str) -> str | None:
+    for rx, site in _SITES:
+        if rx.search(text):
+            return site
+    return None
 
 
 def _radiculopathy(s: str, m: Mention, pre: str, post: str, mentions: list[Mention]) -> EmgRadiculopathy:
@@ -122,7 +148,7 @@ def _radiculopathy(s: str, m: Mention, pre: str, post: str, mentions: list[Menti
     active = _tri(act) if act else (True if any(w in adjectives for w in _ACTIVE_ADJ) else None)
     chronic = _tri(chr_) if chr_ else (True if "chronic" in adjectives or "old" in adjectives else None)
     severity = at.severity_in(pre) or (at.severity_in(adj.group(1)) if adj else None)
-    return EmgRadiculopathy(region, root_list, side, m.certainty, active, chronic, severity, at.clip(s))
+    return EmgRadiculopathy(region, root_list, side, m.certainty, active, chronic, severity, at.clip(s), m.not_excluded)
 
 
 def _roots(text: str) -> tuple[str, ...]:
@@ -186,6 +212,7 @@ def _better(a: EmgRadiculopathy, b: EmgRadiculopathy, keep: bool = False) -> Emg
         chronic=a.chronic if a.chronic is not None else b.chronic,
         severity=at.max_severity(a.severity, b.severity),
         sentence=a.sentence,
+        not_excluded=a.not_excluded and b.not_excluded,
     )
 
 
@@ -198,7 +225,8 @@ def _merge_neuropathies(items: list[EmgNeuropathy]) -> list[EmgNeuropathy]:
             merged[key] = n
         else:
             certainty = old.certainty if _CERTAINTY_RANK[old.certainty] <= _CERTAINTY_RANK[n.certainty] else n.certainty
-            merged[key] = EmgNeuropathy(n.kind, n.side, at.max_severity(old.severity, n.severity), certainty, old.sentence)
+            merged[key] = EmgNeuropathy(n.kind, n.side, at.max_severity(old.severity, n.severity), certainty, old.sentence,
+                                        old.not_excluded and n.not_excluded, old.site or n.site)
     for key in list(merged):
         kind, side = key
         if side is None and any(k[0] == kind and k[1] for k in merged):

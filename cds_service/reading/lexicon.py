@@ -115,6 +115,8 @@ HEDGE_PRE: list[tuple[str, int]] = [
     (r"r/o", 6),
     (r"evaluat(?:e|ion) (?:for|of)", 6),
     (r"assess for", 6),
+    # Limited scope: "this study cannot assess a purely sensory radiculopathy".
+    (r"(?:cannot|can ?not|could not|does not|do not|did not|would not|is unable to|was unable to) (?:assess|evaluate|detect|test)(?: for)?", 10),
     (r"equivocal(?: for)?", 6),
     (r"borderline", 4),
     (r"indeterminate", 4),
@@ -127,6 +129,10 @@ HEDGE_POST: list[tuple[str, int]] = [
     (r"(?:cannot|can ?not|could not) be (?:entirely |completely |definitely )?(?:excluded|ruled out)", 8),
     (r"(?:is|are) not (?:entirely |completely )?(?:excluded|ruled out)", 8),
     (r"not (?:excluded|ruled out)", 6),
+    # Limited scope: "a purely sensory radiculopathy is not assessed by this study".
+    (r"(?:is|are|was|were) not (?:assessed|evaluated|tested|examined|studied|addressed)(?: (?:by|with|in|on))?", 8),
+    (r"(?:cannot|can ?not|could not) be (?:assessed|evaluated|detected|tested)(?: (?:by|with|in|on))?", 8),
+    (r"not (?:assessed|evaluated)", 4),
     (r"(?:is|are|was) (?:possible|suspected|questioned|likely|probable|favored|favoured|considered)", 4),
     (r"versus", 3),
     (r"vs\.?", 3),
@@ -555,6 +561,16 @@ ORDER_CONTRAST: list[tuple[str, str]] = [
 ]
 ORDER_EMG = r"emg|electromyogra(?:m|phy|phic)|needle (?:emg|exam\w*|electromyography)"
 ORDER_NCS = r"ncs|ncv|nerve conduction(?: velocity| studies| study| test(?:ing)?)?"
+#: Electrodiagnostic studies that are not spine work-up (clinical-codes.md 1b: cranial-nerve,
+#: laryngeal, hemidiaphragm, single-fibre and neuromuscular-junction studies): no card.
+ORDER_EDX_NOT_SPINE = (
+    r"facial(?: nerve| muscles?| emg| ncs| nerve conduction)?|cranial[- ]nerves?|blink(?: reflex(?:es)?)?|orbicularis(?: oculi| oris)?"
+    r"|trigeminal|masseter|tongue|bell'?s palsy|hemifacial"
+    r"|laryn(?:x|geal)|vocal (?:cords?|folds?)|(?:hemi)?diaphragm(?:atic)?|phrenic(?: nerve)?"
+    r"|single[- ]fib(?:er|re)(?: emg| electromyography)?|sf[- ]?emg|jitter"
+    r"|repetitive (?:nerve )?stimulation|rns|neuromuscular junction|nmj|myasthenia(?: gravis)?|lambert[- ]eaton"
+    r"|(?:extra)?ocular|oculo\w*|eye muscles?"
+)
 ORDER_EDX_BOTH = r"edx|electrodiagnostic(?: (?:study|studies|testing|test|evaluation|exam))?|emg\s*/\s*nc[sv]|nc[sv]\s*/\s*emg|emg\s*(?:&|and|\+|w/?)\s*nc[sv]"
 #: Limb abbreviations in order text: (pattern, limbs, side).
 ORDER_LIMBS: list[tuple[str, tuple[str, ...], str | None]] = [
@@ -576,6 +592,11 @@ NOT_EXCLUDED_CUES = (
     r"|(?:does|do|would|did) not (?:exclude|rule out|preclude)|(?:not|nor) (?:exclude|rule out)"
     r"|(?:is|are) not (?:entirely |completely )?(?:excluded|ruled out)|not (?:excluded|ruled out)"
     r"|rule out|r/o|evaluat(?:e|ion) (?:for|of)|assess for"
+    # Limited scope (what the study could not look at): not shown, not excluded either.
+    r"|(?:cannot|can ?not|could not|does not|do not|did not|would not|is unable to|was unable to) (?:assess|evaluate|detect|test)(?: for)?"
+    r"|(?:is|are|was|were) not (?:assessed|evaluated|tested|examined|studied|addressed)(?: (?:by|with|in|on))?"
+    r"|(?:cannot|can ?not|could not) be (?:assessed|evaluated|detected|tested)(?: (?:by|with|in|on))?"
+    r"|not (?:assessed|evaluated)"
 )
 #: Words that keep a sentence from inheriting the previous sentence's level.
 NO_LEVEL_CARRY = r"multi[- ]?level|multiple levels|all levels|any level|other levels|elsewhere|throughout|diffuse(?:ly)?|remaining levels|otherwise|(?:cervical|thoracic|lumbar) spine"

@@ -20,6 +20,9 @@ from .facts import order_reason_facts
 from .model import CODED, TEXT, ConditionFinding, Evidence, OrderInfo, sort_evidence
 
 SPINE_MRI, ELECTRODIAGNOSTIC = "spine-mri", "electrodiagnostic"
+#: An electrodiagnostic study that is not spine work-up (facial, cranial-nerve, laryngeal,
+#: hemidiaphragm, single-fibre, neuromuscular-junction, ocular): recognised so as to give no card.
+EDX_NOT_SPINE = "electrodiagnostic-not-spine"
 
 #: Value set -> (kind, region or study).
 ORDER_VALUESETS = {
@@ -29,6 +32,7 @@ ORDER_VALUESETS = {
     "order-mri-spine-unspecified": (SPINE_MRI, None),
     "order-edx-needle-emg": (ELECTRODIAGNOSTIC, "emg"),
     "order-edx-nerve-conduction": (ELECTRODIAGNOSTIC, "ncs"),
+    "order-edx-not-spine": (EDX_NOT_SPINE, None),
 }
 _REGION_ORDER = ("cervical", "thoracic", "lumbar")
 
@@ -43,6 +47,7 @@ _SPINE = _w(lx.ORDER_SPINE_WORD)
 _REGIONS = [(_w(p), regions) for p, regions in lx.ORDER_REGIONS]
 _CONTRAST = [(_w(p), value) for p, value in lx.ORDER_CONTRAST]
 _EDX_BOTH = _w(lx.ORDER_EDX_BOTH)
+_EDX_NOT_SPINE = _w(lx.ORDER_EDX_NOT_SPINE)
 _EMG = _w(lx.ORDER_EMG)
 _NCS = _w(lx.ORDER_NCS)
 _LIMBS = [(_w(p), limbs, side) for p, limbs, side in lx.ORDER_LIMBS]
@@ -52,9 +57,14 @@ _SIDE = [(_w(r"bilateral(?:ly)?|both"), "bilateral"), (_w(r"left|lt"), "left"), 
 def classify_order(order: DraftOrder, vs: ValueSets) -> OrderInfo | None:
     """The kind and details of ``order``, or None when it is neither a spine MRI nor an EMG/NCS.
 
+    An electrodiagnostic order that is not spine work-up (a code in ``order-edx-not-spine``
+    on any of its codings, or order text naming a facial, cranial-nerve, laryngeal, diaphragm,
+    single-fibre, neuromuscular-junction or ocular study) gives None too: see ``is_edx_not_spine``.
     Never raises on odd orders (no codings, empty text, unknown systems).
     :raise KeyError: only if an order value set was not loaded (a start-up error).
     """
+    if is_edx_not_spine(order, vs):
+        return None
     kind = None
     regions: list[str] = []
     contrast = None
@@ -122,6 +132,34 @@ def classify_order(order: DraftOrder, vs: ValueSets) -> OrderInfo | None:
         order_reference=order.reference,
         indications=indications,
     )
+
+
+def is_edx_not_spine(order: DraftOrder, vs: ValueSets) -> bool:
+    """Whether ``order`` is an electrodiagnostic study that is not spine work-up.
+
+    A coding in ``order-edx-not-spine`` decides it, whatever else the order carries (a facial
+    study is billed as a nerve conduction code plus a cranial-nerve EMG code); so does order
+    text that names an electrodiagnostic test ("EMG", "NCS", "blink reflex", "single fiber EMG",
+    "repetitive nerve stimulation") and a non-spine target or method.
+    """
+    for coding in order.codings:
+        if vs.lookup("order-edx-not-spine", coding.system, coding.code) is not None:
+            return True
+    return names_edx_not_spine(order.text or "")
+
+
+def names_edx_not_spine(text: str) -> bool:
+    """Whether a title ("EMG facial nerve", "Blink reflex", "Single fiber EMG") names an
+    electrodiagnostic test of a non-spine target or by a non-spine method."""
+    text = text[:500]
+    if not text.strip() or not _EDX_NOT_SPINE.search(text):
+        return False
+    # "Blink reflex", "single fiber EMG", "repetitive nerve stimulation" name the test themselves.
+    return bool(_EDX_BOTH.search(text) or _EMG.search(text) or _NCS.search(text) or _EDX_METHOD.search(text))
+
+
+_EDX_METHOD = _w(r"blink(?: reflex(?:es)?)?|single[- ]fib(?:er|re)|sf[- ]?emg|jitter|repetitive (?:nerve )?stimulation|rns"
+                 r"|neuromuscular junction (?:testing|study)|nerve stimulation")
 
 
 def _indications(order: DraftOrder, vs: ValueSets) -> tuple[ConditionFinding, ...]:

@@ -17,7 +17,7 @@ from .attributes import clip
 from .dates import PartialDate, choice_date, parse_date
 from .fhir_access import ODD_DATA, as_list, attachment_text, coded_evidence, codings, concept_text, match_coded, rid, rtype
 from .model import TEXT, EmgReport, Evidence, MriReport
-from .orders import ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, kind_from_text, regions_from_text
+from .orders import EDX_NOT_SPINE, ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, kind_from_text, names_edx_not_spine, regions_from_text
 
 _SKIP_STATUS = {"entered-in-error", "cancelled"}
 REPORT_VALUESETS = ("report-electrodiagnostic", "report-generic-imaging")
@@ -55,7 +55,11 @@ def _read_one(report: Any, vs: ValueSets, mri: list[MriReport], emg: list[EmgRep
         kind = kind_from_text(text.strip().split("\n", 1)[0])
         regions = regions_from_text(text[:300]) if kind == SPINE_MRI else ()
         code_ev = None
-    if kind is None:
+    if kind is None or kind == EDX_NOT_SPINE:
+        return
+    if kind == ELECTRODIAGNOSTIC and names_edx_not_spine(concept_text(getattr(report, "code", None)) or ""):
+        # A facial, laryngeal, single-fibre or junction study by its title (not by its text: a limb
+        # study may say "no evidence of myasthenia"): not a prior spine EMG.
         return
     date = choice_date(report, "effective") or parse_date(getattr(report, "issued", None))
     date_text = date.text if date else None
@@ -82,6 +86,8 @@ def _classify(report: Any, vs: ValueSets) -> tuple[str | None, tuple[str, ...], 
     evidence = None
     for name, (vs_kind, detail) in ORDER_VALUESETS.items():
         for _, entry, coding in match_coded(vs, (name,), code):
+            if vs_kind == EDX_NOT_SPINE:
+                return EDX_NOT_SPINE, (), None
             if kind is None:
                 kind = vs_kind
                 evidence = _ev(report, entry, coding)
