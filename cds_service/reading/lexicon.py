@@ -116,7 +116,8 @@ HEDGE_PRE: list[tuple[str, int]] = [
     (r"evaluat(?:e|ion) (?:for|of)", 6),
     (r"assess for", 6),
     # Limited scope: "this study cannot assess a purely sensory radiculopathy".
-    (r"(?:cannot|can ?not|could not|does not|do not|did not|would not|is unable to|was unable to) (?:assess|evaluate|detect|test)(?: for)?", 10),
+    (r"(?:cannot|can ?not|could not|does not|do not|did not|would not|(?:is|are|was|were) (?:not able|unable) to) (?:assess|evaluate|detect|test)(?: for)?", 10),
+    (r"(?:emg|study|studies|test|testing|examination) (?:is |are )?(?:relatively )?(?:insensitive|not sensitive) (?:to|for)", 8),
     (r"equivocal(?: for)?", 6),
     (r"borderline", 4),
     (r"indeterminate", 4),
@@ -133,6 +134,8 @@ HEDGE_POST: list[tuple[str, int]] = [
     (r"(?:is|are|was|were) not (?:assessed|evaluated|tested|examined|studied|addressed)(?: (?:by|with|in|on))?", 8),
     (r"(?:cannot|can ?not|could not) be (?:assessed|evaluated|detected|tested)(?: (?:by|with|in|on))?", 8),
     (r"not (?:assessed|evaluated)", 4),
+    (r"(?:would|will|may|might|could|can) not be (?:detected|assessed|evaluated|identified|seen|excluded)(?: (?:by|with|in|on))?", 8),
+    (r"(?:is|are|was|were|lies|lie) (?:beyond|outside) the scope of", 6),
     (r"(?:is|are|was) (?:possible|suspected|questioned|likely|probable|favored|favoured|considered)", 4),
     (r"versus", 3),
     (r"vs\.?", 3),
@@ -593,7 +596,10 @@ NOT_EXCLUDED_CUES = (
     r"|(?:is|are) not (?:entirely |completely )?(?:excluded|ruled out)|not (?:excluded|ruled out)"
     r"|rule out|r/o|evaluat(?:e|ion) (?:for|of)|assess for"
     # Limited scope (what the study could not look at): not shown, not excluded either.
-    r"|(?:cannot|can ?not|could not|does not|do not|did not|would not|is unable to|was unable to) (?:assess|evaluate|detect|test)(?: for)?"
+    r"|(?:cannot|can ?not|could not|does not|do not|did not|would not|(?:is|are|was|were) (?:not able|unable) to) (?:assess|evaluate|detect|test)(?: for)?"
+    r"|(?:emg|study|studies|test|testing|examination) (?:is |are )?(?:relatively )?(?:insensitive|not sensitive) (?:to|for)"
+    r"|(?:would|will|may|might|could|can) not be (?:detected|assessed|evaluated|identified|seen|excluded)(?: (?:by|with|in|on))?"
+    r"|(?:is|are|was|were|lies|lie) (?:beyond|outside) the scope of"
     r"|(?:is|are|was|were) not (?:assessed|evaluated|tested|examined|studied|addressed)(?: (?:by|with|in|on))?"
     r"|(?:cannot|can ?not|could not) be (?:assessed|evaluated|detected|tested)(?: (?:by|with|in|on))?"
     r"|not (?:assessed|evaluated)"

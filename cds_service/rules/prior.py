@@ -100,6 +100,9 @@ COMMON_WITHOUT_SYMPTOMS = {
     "facet_arthropathy": "facet degeneration",
     "spondylolisthesis": "spondylolisthesis",
 }
+#: Disc degeneration said as signal or height loss: Brinjikji counted those apart.
+_DISC_SIGNAL = re.compile(r"desiccat|(?:loss of|decreased|reduced|diminished) (?:normal )?(?:dis[ck] )?(?:t2 )?signal|dis[ck] signal", re.I)
+_DISC_HEIGHT = re.compile(r"(?:loss of|decreased|reduced|diminished) (?:normal )?(?:dis[ck] )?(?:space )?height|dis[ck] (?:space )?(?:height loss|narrowing|loss)|dis[ck] height is", re.I)
 _STENOSIS = frozenset({"central_stenosis", "foraminal_stenosis", "lateral_recess_stenosis"})
 _SEVERE = frozenset({"severe", "moderate-severe"})
 #: Shown first, in this order: the cord, then a compressed root, then severe stenosis, then an extrusion.
@@ -112,6 +115,15 @@ def not_common_without_symptoms(f: MriFinding) -> bool:
     (1% of people without back pain in Jensen 1994): never "common without symptoms"."""
     return (f.kind in ("cord_signal", "cord_compression", "root_compression", "extrusion")
             or (f.kind in _STENOSIS and f.severity in _SEVERE))
+
+
+def _rows(f: MriFinding) -> list[str]:
+    """The Brinjikji rows a finding is counted under (none for findings that study did not measure)."""
+    row = COMMON_WITHOUT_SYMPTOMS.get(f.kind)
+    if row != "disc degeneration":
+        return [row] if row else []
+    rows = [name for name, rx in (("disc signal loss", _DISC_SIGNAL), ("disc height loss", _DISC_HEIGHT)) if rx.search(f.sentence)]
+    return rows or [row]
 
 
 def _finding(f: MriFinding) -> dict:
@@ -140,8 +152,9 @@ def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
                         key=lambda f: _NOT_COMMON_ORDER.index(f.kind))
     common: dict[str, list[str]] = {}
     for f in affirmed:
-        row = COMMON_WITHOUT_SYMPTOMS.get(f.kind)
-        if row and row in percent:
+        for row in _rows(f):
+            if row not in percent:
+                continue
             at_levels = common.setdefault(row, [])
             if f.level and f.level not in at_levels:
                 at_levels.append(f.level)

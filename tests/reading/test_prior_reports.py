@@ -66,6 +66,10 @@ NEGATIVE_REPORTS = [
     "No evidence of a cervical radiculopathy. Sensory radiculopathy is not evaluated by needle EMG.",
     "This study does not assess for a purely sensory radiculopathy. No electrodiagnostic evidence of radiculopathy.",
     "No electrodiagnostic evidence of lumbosacral radiculopathy. Sensory root involvement was not assessed.",
+    "No electrodiagnostic evidence to suggest a lumbosacral radiculopathy. Note that EMG is insensitive to a purely sensory radiculopathy.",
+    "The findings do not support a left C7 radiculopathy. This study is not able to assess a sensory radiculopathy.",
+    "No definite electrodiagnostic evidence of a right L5 or S1 radiculopathy. A purely sensory radiculopathy would not be detected by this study.",
+    "Normal study. Purely sensory radiculopathy is beyond the scope of this study.",
 ]
 
 
@@ -358,7 +362,7 @@ def test_root_compression_and_severity_and_zone_are_kept(app):
     assert "1% of people without back pain (Jensen 1994)" in before
     # Brinjikji figures only for what it measured and this MRI shows.
     quoted = before.split("Brinjikji 2015, 3,110 people)")[1].split("\n\n")[0]
-    assert "disc bulge" in quoted and "disc degeneration" in quoted and "facet degeneration" in quoted
+    assert "disc bulge" in quoted and "disc signal loss" in quoted and "facet degeneration" in quoted
     assert "annular fissure" not in quoted and "extrusion" not in quoted and "stenosis" not in quoted
 
 
@@ -372,3 +376,14 @@ def test_moderate_stenosis_is_not_said_to_be_common(app):
     (card,) = _kind(_cards(app, _record([_mri_report("L4-5: moderate left foraminal stenosis.")])), "prior-mri-reading")
     assert "common" not in card["summary"]
     assert "without back pain" not in card["detail"]
+
+
+@pytest.mark.parametrize(("text", "row"), [
+    ("L4-5: loss of disc height.", "disc height loss"),
+    ("L5-S1: disc desiccation.", "disc signal loss"),
+    ("L3-4: degenerative disc disease.", "disc degeneration"),
+])
+def test_disc_degeneration_is_quoted_under_the_row_brinjikji_measured(app, text, row):
+    (card,) = _kind(_cards(app, _record([_mri_report(text)])), "prior-mri-reading")
+    quoted = card["detail"].split("Brinjikji 2015, 3,110 people)")[1].split("\n\n")[0]
+    assert row in quoted and quoted.count("%") == 1
