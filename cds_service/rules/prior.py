@@ -27,7 +27,8 @@ def _status(status: str | None) -> dict:
 
 def _diagnosis(x, kind: str) -> dict:
     return {"kind": kind, "side": x.side, "site": getattr(x, "site", None), "roots": list(getattr(x, "roots", ()) or ()),
-            "region": getattr(x, "region", None), "severity": x.severity, "certainty": x.certainty}
+            "region": getattr(x, "region", None), "severity": x.severity, "certainty": x.certainty,
+            "active": getattr(x, "active", None), "chronic": getattr(x, "chronic", None)}
 
 
 def emg_fact(emg: EmgReport) -> dict:

@@ -387,3 +387,18 @@ def test_disc_degeneration_is_quoted_under_the_row_brinjikji_measured(app, text,
     (card,) = _kind(_cards(app, _record([_mri_report(text)])), "prior-mri-reading")
     quoted = card["detail"].split("Brinjikji 2015, 3,110 people)")[1].split("\n\n")[0]
     assert row in quoted and quoted.count("%") == 1
+
+
+@pytest.mark.parametrize("status", ["preliminary", "partial", "registered", "final"])
+def test_summaries_stay_within_the_limit_with_a_status_and_long_findings(app, status):
+    emg = _emg_report("Moderate to severe chronic and active left L3, L4, L5 and S1 polyradiculopathy with reinnervation.",
+                      status=status, date="2025-12-31")
+    mri = _mri_report("L1-2, L2-3, L3-4, L4-5 and L5-S1: moderate to severe bilateral extraforaminal disc extrusion compressing "
+                      "the exiting left L1, L2, L3, L4 and L5 nerve roots, with loss of disc height and desiccation.")
+    mri["status"] = status
+    cards = _cards(app, _record([emg, mri]))
+    kinds = {c["source"]["topic"]["code"]: c for c in cards}
+    assert {"prior-emg-reading", "prior-mri-reading"} <= set(kinds)
+    for kind in ("prior-emg-reading", "prior-mri-reading"):
+        assert len(kinds[kind]["summary"]) < 140
+        assert (status == "final") == ("not final" not in kinds[kind]["summary"] and "no final" not in kinds[kind]["summary"])
