@@ -571,7 +571,7 @@ ORDER_EDX_NOT_SPINE = (
     r"|trigeminal|masseter|tongue|bell'?s palsy|hemifacial"
     r"|laryn(?:x|geal)|vocal (?:cords?|folds?)|(?:hemi)?diaphragm(?:atic)?|phrenic(?: nerve)?"
     r"|single[- ]fib(?:er|re)(?: emg| electromyography)?|sf[- ]?emg|jitter"
-    r"|repetitive (?:nerve )?stimulation|rns|neuromuscular junction|nmj|myasthenia(?: gravis)?|lambert[- ]eaton"
+    r"|repetitive (?:nerve )?stimulation|rns|neuromuscular junction|nmj"
     r"|(?:extra)?ocular|oculo\w*|eye muscles?"
 )
 ORDER_EDX_BOTH = r"edx|electrodiagnostic(?: (?:study|studies|testing|test|evaluation|exam))?|emg\s*/\s*nc[sv]|nc[sv]\s*/\s*emg|emg\s*(?:&|and|\+|w/?)\s*nc[sv]"

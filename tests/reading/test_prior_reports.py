@@ -281,6 +281,9 @@ def _order(text=None, *codes):
     ("EMG laryngeal", ()),
     ("Phrenic nerve conduction study", ()),
     ("Needle EMG of cranial nerve muscles", ()),
+    ("Needle EMG extraocular muscles", ()),
+    ("EMG for Bell's palsy", ()),
+    ("NMJ study with repetitive nerve stimulation, 3 Hz", ()),
 ])
 def test_non_spine_electrodiagnostic_orders_are_not_advised_on(vs, text, codes):
     assert classify_order(_order(text, *codes), vs) is None
@@ -291,6 +294,8 @@ def test_non_spine_electrodiagnostic_orders_are_not_advised_on(vs, text, codes):
     (None, ("95910", "95886")),
     ("EMG/NCS RUE; rule out C6 radiculopathy vs carpal tunnel", ()),
     ("Nerve conduction study right arm", ("95907",)),
+    # A diagnosis to separate is not a study of a non-spine target.
+    ("EMG/NCS right upper extremity; C8 root vs myasthenia", ()),
 ])
 def test_spine_electrodiagnostic_orders_still_are(vs, text, codes):
     assert classify_order(_order(text, *codes), vs) is not None
