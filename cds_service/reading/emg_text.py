@@ -90,7 +90,10 @@ def read_emg_text(text: str) -> EmgReading:
             if m.concept in _GENERALISED:
                 side = None  # a polyneuropathy is generalised by definition; "bilaterally" there is about responses
             severity = at.severity_in(pre) or at.severity_after(post)
-            site = _site(m.text + " " + post[:30]) if m.concept in _SITE_KINDS else None
+            if m.concept == "plexopathy":
+                site = _plexus(at.last_words(pre, 2) + " " + m.text)
+            else:
+                site = _site(m.text + " " + post[:30]) if m.concept in _SITE_KINDS else None
             neuros.append(EmgNeuropathy(m.concept, side, severity, m.certainty, at.clip(s), m.not_excluded, site))
     radics = _merge_radiculopathies(radics)
     neuros = _merge_neuropathies(neuros)
@@ -124,6 +127,14 @@ def read_emg_text(text: str) -> EmgReading:
         normal_sentences=tuple(dict.fromkeys(normal_sentences)),
         scope_notes=tuple(dict.fromkeys(scope_notes)),
     )
+
+
+_PLEXUS = re.compile(r"(?<![a-z])(brachial|lumbosacral|lumbar|sacral)(?![a-z])", re.I)
+
+
+def _plexus(text: str) -> str | None:
+    m = _PLEXUS.search(text)
+    return None if m is None else ("brachial" if m.group(1).lower() == "brachial" else "lumbosacral")
 
 
 def _site(text: str) -> str | None:

@@ -283,7 +283,8 @@ class EmgNeuropathy:
     sentence: str
     #: Hedged only as "cannot be excluded" / "not assessed by this study": not shown, only not ruled out.
     not_excluded: bool = False
-    #: Where the report puts the lesion, when it says: elbow | wrist | fibular-head | ankle | spiral-groove.
+    #: Where the report puts the lesion, when it says: elbow | wrist | fibular-head | ankle | spiral-groove;
+    #: for a plexopathy: brachial | lumbosacral.
     site: str | None = None
 
 

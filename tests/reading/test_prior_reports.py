@@ -187,7 +187,9 @@ def test_prior_emg_card_names_every_kind_in_clinical_words(app, kind, form):
 
 def test_display_names_say_the_site_only_when_the_report_does(app):
     for text, want, unwanted in [("Left ulnar neuropathy at the elbow, moderate.", "ulnar neuropathy at the elbow", None),
-                                 ("Left ulnar neuropathy.", "left ulnar neuropathy", "elbow")]:
+                                 ("Left ulnar neuropathy.", "left ulnar neuropathy", "elbow"),
+                                 ("Right brachial plexopathy, upper trunk.", "right brachial plexopathy", None),
+                                 ("Right plexopathy.", "right plexopathy", "brachial")]:
         (card,) = _kind(_cards(app, _record([_emg_report(text)], MRI_CERVICAL, "cervical")), "prior-emg-reading")
         assert want in card["summary"]
         assert unwanted is None or unwanted not in card["summary"]
