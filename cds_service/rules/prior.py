@@ -129,7 +129,7 @@ def _rows(f: MriFinding) -> list[str]:
 
 def _finding(f: MriFinding) -> dict:
     return {"kind": f.kind, "level": f.level, "side": f.side, "severity": f.severity, "zone": f.zone,
-            "roots": list(f.roots)}
+            "roots": list(f.roots), "certainty": f.certainty}
 
 
 def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> CardSpec | None:
@@ -137,11 +137,15 @@ def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
     if mri is None or picture.age_years is None or mri.reading.normal or not mri.reading.findings:
         return None
     affirmed = [f for f in mri.reading.findings if f.certainty == "affirmed"]
+    # A possible cord or root finding is named too ("possible ..."): the card must not read as "all common".
+    not_common = sorted((f for f in mri.reading.findings if f.certainty in ("affirmed", "hedged")
+                         and not_common_without_symptoms(f) and not (f.certainty == "hedged" and f.kind == "extrusion")),
+                        key=lambda f: (f.certainty != "affirmed", _NOT_COMMON_ORDER.index(f.kind)))
     # The reader scopes "L3-4: bulge. ..." lists: put the level back where the sentence lost it.
     sentences = list(dict.fromkeys(
         (f.sentence if not f.level or re.match(r"^\s*[CTLS]\d", f.sentence) else f"{f.level}: {f.sentence}")
         .rstrip(" ;,")
-        for f in affirmed))
+        for f in [*affirmed, *(f for f in not_common if f.certainty != "affirmed")]))
     if not sentences:
         return None
     levels = list(mri.reading.levels_with_findings)
@@ -149,8 +153,6 @@ def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
     lumbar = "lumbar" in mri.regions if mri.regions else bool(levels) and all(lv[0] in "LS" for lv in levels)
     decade, rows = cfg.prevalence_at(picture.age_years)
     percent = {row["finding"]: row["percent"] for row in rows}
-    not_common = sorted((f for f in affirmed if not_common_without_symptoms(f)),
-                        key=lambda f: _NOT_COMMON_ORDER.index(f.kind))
     common: dict[str, list[str]] = {}
     for f in affirmed:
         for row in _rows(f):

@@ -409,3 +409,10 @@ def test_summaries_stay_within_the_limit_with_a_status_and_long_findings(app, st
     for kind in ("prior-emg-reading", "prior-mri-reading"):
         assert len(kinds[kind]["summary"]) < 140
         assert (status == "final") == ("not final" not in kinds[kind]["summary"] and "no final" not in kinds[kind]["summary"])
+
+
+def test_a_possible_cord_signal_change_is_named_not_left_under_common(app):
+    text = "C5-6: mild disc bulge. Possible early myelomalacia at C5-6."
+    (card,) = _kind(_cards(app, _record([_mri_report(text, "cervical")], MRI_CERVICAL, "cervical")), "prior-mri-reading")
+    assert "possible cord signal change" in card["summary"] and "common at age" not in card["summary"]
+    assert "Possible early myelomalacia" in card["detail"]
