@@ -177,7 +177,7 @@ def _merge_mri(findings: list[LocFinding]) -> list[LocFinding]:
     """One finding per level, side and root: "protrusion" and "root compression" of one sentence are one lesion."""
     out: dict[tuple, LocFinding] = {}
     for f in findings:
-        key = (f.level, f.side, f.sites)
+        key = (f.level, f.side, f.sites, f.kind == "cord-signal")
         first = out.get(key)
         if first is None:
             out[key] = f
@@ -428,7 +428,8 @@ def _side_for(key: str, side: str | None) -> str | None:
     return side if key.startswith(("root:", "nerve:", "plexus:")) else None
 
 
-def _label(c: Candidate) -> str:
+def site_label(c: Candidate) -> str:
+    """A candidate in clinical words: \"left L5 root\", \"right median nerve at the wrist (carpal tunnel)\"."""
     base = anatomy().label(c.site.key)
     if c.site.side in ("left", "right"):
         return f"{c.site.side} {base}"
@@ -438,13 +439,25 @@ def _label(c: Candidate) -> str:
 
 
 def _labels(cands) -> str:
-    names = [_label(c) for c in cands]
+    names = [site_label(c) for c in cands]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def study_question(loc: Localisation) -> str | None:
+    """The EMG/NCS question in clinical words, when the localisation can put one."""
+    peripheral = [c for c in loc.candidates if c.site.kind not in ("cord", "cauda-equina")]
+    if loc.verdict == SEVERAL and len(peripheral) > 1:
+        return _either(peripheral) + " Active or chronic?"
+    if loc.verdict == DISCORDANT and peripheral:
+        return f"Is there a {site_label(peripheral[0])} radiculopathy? The MRI's compression does not match it."
+    return None
+
+
 def _either(cands) -> str:
-    names = [_label(c) for c in cands]
-    return (" or ".join(names[:3])) + "?"
+    names = [site_label(c) for c in cands][:3]
+    names = [n.replace(" root", "") if i < len(names) - 1 and names[i + 1].endswith(" root") else n
+             for i, n in enumerate(names)]  # "left L5 or left S1 root"
+    return (" or ".join(names)) + "?"
 
 
 def _date(report) -> str:
@@ -454,9 +467,9 @@ def _date(report) -> str:
 def _mismatch(clinical: Candidate, compressed: list[LocFinding], mri: MriReport) -> str:
     where = "; ".join(f"{f.element} ({_side_word(f.side)}{f.sites[0][5:]} root)" for f in compressed[:3])
     if not compressed:
-        return (f"symptoms and exam point to the {_label(clinical)}, but the MRI ({_date(mri)}) shows no compression "
+        return (f"symptoms and exam point to the {site_label(clinical)}, but the MRI ({_date(mri)}) shows no compression "
                 f"that would affect it")
-    return (f"symptoms and exam point to the {_label(clinical)}, but the MRI ({_date(mri)}) compression is elsewhere: "
+    return (f"symptoms and exam point to the {site_label(clinical)}, but the MRI ({_date(mri)}) compression is elsewhere: "
             f"{where}")
 
 

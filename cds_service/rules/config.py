@@ -8,6 +8,8 @@ from typing import Mapping
 
 import yaml
 
+from .precedence import Precedence, load_precedence
+
 
 class RuleConfigError(ValueError):
     """A file in ``config/guidelines/`` is missing a value or malformed; the message names it."""
@@ -37,6 +39,8 @@ class RuleConfig:
     electrodiagnostic: Mapping[str, Orderable]
     prevalence_ages: tuple[int, ...]
     prevalence: Mapping[str, tuple[int, ...]]
+    #: Which card silences which (config/guidelines/precedence.yaml).
+    precedence: "Precedence" = None  # type: ignore[assignment]
 
     def prevalence_at(self, age: int) -> tuple[int, list[dict]]:
         """The table's column nearest ``age`` (clamped to 20-80) and its rows."""
@@ -84,4 +88,9 @@ def load_rule_config(guidelines_dir: Path) -> RuleConfig:
             raise RuleConfigError(f"{orderables_path.name}: urgent_mri needs {region} and {region}-contrast")
     if set(edx) != {"upper", "lower"}:
         raise RuleConfigError(f"{orderables_path.name}: electrodiagnostic needs upper and lower")
-    return RuleConfig(**values, urgent_mri=urgent, electrodiagnostic=edx, prevalence_ages=ages, prevalence=findings)
+    try:
+        precedence = load_precedence(guidelines_dir / "precedence.yaml")
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise RuleConfigError(f"precedence.yaml: {exc}") from None
+    return RuleConfig(**values, urgent_mri=urgent, electrodiagnostic=edx, prevalence_ages=ages, prevalence=findings,
+                      precedence=precedence)

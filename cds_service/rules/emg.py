@@ -25,6 +25,10 @@ from .common import (
     root_problems_in,
 )
 from .config import RuleConfig
+from ..localisation.localise import site_label, study_question
+from ..localisation.model import (
+    CONCORDANT, DISCORDANT, NO_LOCALISATION, PERIPHERAL_SHOWN, SEVERAL, Localisation,
+)  # fmt: skip
 from .prior import emg_fact
 
 # --- EMG/NCS orders ---------------------------------------------------------------
@@ -78,7 +82,8 @@ def mri_reason(mri: MriReport, problems: list[RootProblem], cfg: RuleConfig) -> 
     return None
 
 
-def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> tuple[list, list]:
+def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig,
+                   loc: Localisation = NO_LOCALISATION) -> tuple[list, list]:
     """(strong reasons, evidence) that an EMG/NCS would add value for this patient."""
     region = order_region(o, picture)
     limb = order_limb(o, picture)
@@ -102,9 +107,11 @@ def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
         reasons.append({"code": "polyneuropathy-risk", "condition": "polyneuropathy" if poly else "diabetes"})
         evidence += [e for m in poly for e in m.evidence] + list(picture.diabetes.evidence if picture.diabetes else ())
     weak = [s for s in picture.symptoms if s.kind == "weakness" and s.certainty == "affirmed"]
-    if weak:
-        reasons.append({"code": "weakness"})
-        evidence += [e for s in weak for e in s.evidence]
+    graded = [f for f in loc.findings if f.kind == "motor" and f.certainty == "affirmed"]
+    if weak or graded:
+        # "EHL 4/5" is weakness as much as "weakness of great toe extension" is.
+        reasons.append({"code": "weakness", "muscles": list(dict.fromkeys(f.element for f in graded))[:3]})
+        evidence += [e for s in weak for e in s.evidence] + [e for f in graded for e in f.evidence]
     return reasons, evidence
 
 
@@ -118,7 +125,8 @@ def _onset_days(problems: list[RootProblem]) -> tuple[int, int, str] | None:
 
 
 def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, now: datetime,
-                    shown: set[str]) -> list[CardSpec]:
+                    shown: set[str], loc: Localisation = NO_LOCALISATION) -> list[CardSpec]:
+    """The EMG/NCS value card: timing first, then the localisation's verdict, then the record's other clues."""
     region = order_region(o, picture)
     problems = root_problems_in(picture, region)
     fact = order_fact(o)
@@ -143,26 +151,30 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
                                              "evidence": evidence_lines(timing_evidence)},
                          reasons=tuple(r["code"] for r in timing))]
 
-    strong, value_evidence = _value_reasons(o, picture, cfg)
+    decided = _from_localisation(o, picture, loc, region)
+    if decided is not None:
+        return [decided]
+
+    strong, value_evidence = _value_reasons(o, picture, cfg, loc)
     if strong:
-        return [_adds_value(o, picture, strong, value_evidence, region)]
+        return [_adds_value(o, picture, strong, value_evidence, region, loc)]
 
     little: list[dict] = []
     little_evidence: list[Evidence] = [e for p in problems for e in p.evidence]
-    if picture.mostly_sensory:
+    # Needle EMG misses purely sensory root irritation, but nerve conduction finds an entrapment or a
+    # polyneuropathy however sensory it is: the caveat holds only when none is among the candidates.
+    if picture.mostly_sensory and not loc.motor_deficit and not loc.ncs_detectable_candidate and not loc.cord_region:
         little.append({"code": "sensory-only"})
         little_evidence += [e for s in picture.symptoms if s.kind == "sensory" for e in s.evidence]
     intermittent = [s for s in picture.symptoms if s.kind == "intermittent" and s.certainty == "affirmed"]
-    if intermittent and not any(s.kind == "weakness" and s.certainty == "affirmed" for s in picture.symptoms):
+    if intermittent and not loc.motor_deficit and not loc.ncs_detectable_candidate and \
+            not any(s.kind == "weakness" and s.certainty == "affirmed" for s in picture.symptoms):
         little.append({"code": "intermittent"})
         little_evidence += [e for s in intermittent for e in s.evidence]
-    agree = _findings_agree(picture, problems, region)
-    if agree:
-        little.append({"code": "findings-agree", "level": agree})
     limb_symptoms = [s for s in picture.symptoms if s.certainty == "affirmed" and
                      s.kind in ("sensory", "weakness", "radiating-pain", "limb-pain")]
     axial = [a for a in picture.axial_pain if a.certainty == "affirmed"]
-    if not problems and axial and not limb_symptoms and not picture.mimics:
+    if not problems and axial and not limb_symptoms and not picture.mimics and not loc.candidates:
         little.append({"code": "no-limb-symptoms"})
         little_evidence += [e for a in axial for e in a.evidence]
     if little:
@@ -172,8 +184,51 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
 
     if onset and onset[0] > cfg.long_standing_days:
         return [_adds_value(o, picture, [{"code": "long-standing", "days": onset[0]}],
-                            [e for p in problems for e in p.evidence], region)]
+                            [e for p in problems for e in p.evidence], region, loc)]
     return []
+
+
+def _loc_evidence(loc: Localisation) -> list[Evidence]:
+    """The record items behind the candidates: what supports each, then what argues against it."""
+    items = [e for c in loc.candidates for f in c.support for e in f.evidence]
+    items += [e for c in loc.candidates for f in c.against for e in f.evidence]
+    return items
+
+
+def _from_localisation(o: OrderInput, picture: ClinicalPicture, loc: Localisation, region: str | None) -> CardSpec | None:
+    """The card the verdict decides (see config/guidelines/emg-verdicts.yaml), or None to look further."""
+    fact = order_fact(o)
+    sites = [site_label(c) for c in loc.candidates if c.site.kind not in ("cord", "cauda-equina")]
+    if loc.verdict == CONCORDANT:
+        levels = [f.level for c in loc.candidates for f in c.support if f.modality == "imaging" and f.level]
+        reason = {"code": "findings-agree", "site": sites[0], "level": levels[0] if levels else None,
+                  "detail": loc.reasons[0] if loc.reasons else ""}
+        return CardSpec("emg-adds-little", {"order": fact, "reasons": [reason], "recent_emg": None,
+                                            "evidence": evidence_lines(_loc_evidence(loc))},
+                        reasons=("findings-agree",))
+    if loc.verdict == PERIPHERAL_SHOWN:
+        emg = picture.latest_emg
+        reason = {"code": "peripheral-shown", "sites": sites, "date": emg.date.text if emg and emg.date else "undated",
+                  "reference": emg.evidence[0].reference if emg and emg.evidence else "DiagnosticReport"}
+        return CardSpec("emg-adds-little", {"order": fact, "reasons": [reason], "recent_emg": None,
+                                            "evidence": evidence_lines(_loc_evidence(loc))},
+                        reasons=("peripheral-shown",))
+    if loc.verdict == DISCORDANT:
+        reasons = [{"code": "mri-symptom-mismatch", "detail": loc.reasons[0] if loc.reasons else "",
+                    "site": sites[0] if sites else None}]
+        return _adds_value(o, picture, reasons, _loc_evidence(loc), region, loc)
+    if loc.verdict == SEVERAL:
+        kinds = {c.site.kind for c in loc.candidates}
+        roots = [c for c in loc.candidates if c.site.kind == "root"]
+        code = ("mimic" if "nerve" in kinds else "plexus" if "plexus" in kinds
+                else "polyneuropathy-risk" if "polyneuropathy" in kinds
+                else "multilevel-mri" if len(roots) > 1 and any(f.modality == "imaging" for c in roots for f in c.support)
+                else "several-roots")
+        reasons = [{"code": "several-candidates", "kind": code, "sites": sites}]
+        return CardSpec("emg-adds-value", _value_context(o, picture, reasons, _loc_evidence(loc), region, loc),
+                        suggestions=(_question_suggestion(o, picture, region, reasons, loc),),
+                        reasons=(code, "several-candidates"))
+    return None
 
 
 def _findings_agree(picture: ClinicalPicture, problems: list[RootProblem], region: str | None) -> str | None:
@@ -195,20 +250,28 @@ def _findings_agree(picture: ClinicalPicture, problems: list[RootProblem], regio
     return level
 
 
+def _value_context(o, picture, reasons, evidence, region, loc) -> dict:
+    return {"order": order_fact(o), "reasons": reasons, "question": clinical_question(picture, region, reasons, loc),
+            "order_note_added": True, "evidence": evidence_lines(evidence)}
+
+
+def _question_suggestion(o, picture, region, reasons, loc) -> Suggestion:
+    note = question_note(clinical_question(picture, region, reasons, loc))
+    return Suggestion(label="Add the clinical question to the order",
+                      actions=(actions.update_order(o.order, "Add the study's clinical question to the order", note=note),))
+
+
 def _adds_value(o: OrderInput, picture: ClinicalPicture, reasons: list[dict], evidence: list[Evidence],
-                region: str | None) -> CardSpec:
-    question = clinical_question(picture, region, reasons)
-    fact = order_fact(o)
-    note = question_note(question)
-    suggestion = Suggestion(label="Add the clinical question to the order",
-                            actions=(actions.update_order(o.order, "Add the study's clinical question to the order",
-                                                          note=note),))
-    return CardSpec("emg-adds-value", {"order": fact, "reasons": reasons, "question": question,
-                                       "order_note_added": True, "evidence": evidence_lines(evidence)},
-                    suggestions=(suggestion,), reasons=tuple(r["code"] for r in reasons))
+                region: str | None, loc: Localisation = NO_LOCALISATION) -> CardSpec:
+    return CardSpec("emg-adds-value", _value_context(o, picture, reasons, evidence, region, loc),
+                    suggestions=(_question_suggestion(o, picture, region, reasons, loc),),
+                    reasons=tuple(r["code"] for r in reasons))
 
 
-def clinical_question(picture: ClinicalPicture, region: str | None, reasons: list[dict]) -> dict:
+def clinical_question(picture: ClinicalPicture, region: str | None, reasons: list[dict],
+                      loc: Localisation = NO_LOCALISATION) -> dict:
+    """The study's question: the candidates in clinical words when the localisation names them."""
+    either = study_question(loc)
     problems = root_problems_in(picture, region)
     root = None
     for p in problems:
@@ -221,11 +284,13 @@ def clinical_question(picture: ClinicalPicture, region: str | None, reasons: lis
     mimics = list(dict.fromkeys(r["mimic"] for r in reasons if r["code"] == "mimic"))
     if any(r["code"] == "polyneuropathy-risk" for r in reasons) and "polyneuropathy" not in mimics:
         mimics.append("polyneuropathy")
-    return {"root": root, "region": region, "levels": levels, "mimics": mimics}
+    return {"root": root, "region": region, "levels": levels, "mimics": mimics, "either": either}
 
 
 def question_note(q: dict) -> str:
     # Plain data for the order's note; the card's wording of the same question lives in cards/.
+    if q.get("either"):
+        return "Clinical question for EMG/NCS: " + q["either"]
     parts = [f"Radiculopathy? {q['root'] or q['region'] or ''}".strip()]
     if q["levels"]:
         parts.append("MRI levels: " + ", ".join(q["levels"]))

@@ -13,6 +13,7 @@ from datetime import datetime
 from ..cardbuilder import CardSpec
 from ..reading.model import ClinicalPicture
 from .common import OrderInput
+from ..localisation.localise import localise
 from .config import RuleConfig
 from .emg import emg_value_cards
 from .mri import edx_instead_card, lbp_premature_card
@@ -30,35 +31,25 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
            drafted: frozenset[str] = frozenset()) -> list[CardSpec]:
     """The cards for these orders, in the order they were decided (the pipeline sorts by indicator).
 
+    Every rule decides its card on its own, from the picture and the order's localisation; which
+    card then silences which is the table of ``config/guidelines/precedence.yaml``.
     ``drafted``: order kinds among all the draft orders, selected or not.
     """
-    specs: list[CardSpec] = []
-    shown: set[str] = set()  # once-per-response kinds already produced or covered
+    per_order: list[list[CardSpec]] = []
+    shown: set[str] = set()  # kinds a card already covers (a recent EMG quoted by the value card)
     for o in orders:
-        flag = red_flag_card(o, picture, cfg)
-        if flag is not None:
-            specs.append(flag)
-            continue  # urgent care, not a routine test: the routine cards would only distract
+        loc = localise(o, picture, now)
+        specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg)]
         if o.info.kind == "electrodiagnostic":
-            specs += emg_value_cards(o, picture, cfg, now, shown)
-            pretest = pretest_card(o, picture)
-            if pretest is not None:
-                specs.append(pretest)
+            specs += emg_value_cards(o, picture, cfg, now, shown, loc)
+            specs.append(pretest_card(o, picture))
         else:
-            premature = lbp_premature_card(o, picture, cfg, now)
-            if premature is not None:
-                specs.append(premature)
-                continue  # the advice is not to image yet; reading old results can wait
+            specs.append(lbp_premature_card(o, picture, cfg, now))
             # An EMG/NCS already among the drafts is advised on by its own cards: do not suggest another.
-            instead = None if "electrodiagnostic" in drafted else edx_instead_card(o, picture, cfg, now)
-            if instead is not None:
-                specs.append(instead)
-        for kind, build in (("prior-emg-reading", lambda: prior_emg_card(o, picture)),
-                            ("prior-mri-reading", lambda: prior_mri_card(o, picture, cfg))):
-            if kind in shown:
-                continue
-            spec = build()
-            if spec is not None:
-                specs.append(spec)
-                shown.add(kind)
-    return specs
+            if "electrodiagnostic" not in drafted:
+                specs.append(edx_instead_card(o, picture, cfg, now, loc))
+        if "prior-emg-reading" not in shown:
+            specs.append(prior_emg_card(o, picture))
+        specs.append(prior_mri_card(o, picture, cfg))
+        per_order.append([s for s in specs if s is not None])
+    return cfg.precedence.apply(per_order)
