@@ -12,7 +12,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "order-select-emg-c
 def test_replay_prints_the_cards_as_text(capsys):
     assert main(["replay", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("1. [INFO] EMG/NCS likely useful: C6 root vs carpal tunnel syndrome")
+    assert out.startswith("1. [INFO] EMG/NCS likely useful: right C6 root or right median nerve at the wrist (carpal tunnel)?")
     assert "Carpal tunnel syndrome, right upper limb (Condition/example-1-cond-2, 2025-12-01)" in out
     assert "Suggestion: Add the clinical question to the order (update)" in out
 

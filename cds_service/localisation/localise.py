@@ -364,10 +364,12 @@ def _candidates(tallies: dict[str, _Tally]) -> tuple[list[str], list[str]]:
             mimicked.update(a.sites[k].mimics if k in a.sites else ())
         else:
             own = [f for f in t.support if id(f) not in explained]
+            # A sign shared with a stronger root (a straight-leg raise is L5 and S1) adds no second root.
+            own_specific = [f for f in t.specific if id(f) not in explained]
             first_root = not any(x.startswith("root:") for x in kept)
-            if not (own or t.specific or k in mimicked or first_root):
+            if not (own or own_specific or k in mimicked or first_root):
                 continue
-            if not first_root and not (t.specific or k in mimicked) and \
+            if not first_root and not (own_specific or k in mimicked) and \
                     not any(f.kind in ("sensory", "motor", "reflex", "pain") for f in own):
                 continue
             kept.append(k)
