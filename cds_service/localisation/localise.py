@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..reading.facts import OrderShim
 from ..reading.levels import level_sort_key, region_of, roots_at_level
 from ..reading.lexicon import MRI_COMPRESSIVE, SEVERITY_ORDER
 from ..reading.model import ClinicalPicture, EmgReport, MriReport
@@ -260,7 +261,7 @@ def localise(o, picture: ClinicalPicture, now: datetime) -> Localisation:
     clinical = [f for f in picture.localising if f.limb in (None, limb) or limb is None]
     reason_text = getattr(o.order, "reason_text", "") or ""
     if reason_text:
-        clinical += [f for f in resource_findings(_OrderShim(o.order), [reason_text], SYMPTOM, None)
+        clinical += [f for f in resource_findings(OrderShim(o.order), [reason_text], SYMPTOM, None)
                      if f.limb in (None, limb) or limb is None]
     clinical += _diagnoses(o, picture, limb)
     side = o.info.side if o.info.side in ("left", "right") else None
@@ -478,13 +479,3 @@ def _mismatch(clinical: Candidate, compressed: list[LocFinding], mri: MriReport)
 def _side_word(side: str | None) -> str:
     return f"{side} " if side in ("left", "right") else ""
 
-
-class _OrderShim:
-    """A draft order seen as a resource for evidence lines (type and id)."""
-
-    def __init__(self, order):
-        self._order = order
-        self.id = getattr(order, "id", None)
-
-    def get_resource_type(self) -> str:
-        return getattr(self._order, "resource_type", "ServiceRequest")

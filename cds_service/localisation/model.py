@@ -31,6 +31,7 @@ MODALITIES = (SYMPTOM, EXAM, IMAGING, EDX)
 #: Kind of a finding.
 FINDING_KINDS = (
     "sensory", "motor", "reflex", "pain", "provocation",  # symptoms and exam
+    "diagnosis",  # a problem-list or order-reason diagnosis (radiculopathy at a level, carpal tunnel, ...)
     "compression",  # imaging: a structure narrows the space of a root or the cord
     "cord-signal",  # imaging: T2 signal change or myelomalacia in the cord
     "denervation-active", "denervation-chronic", "edx-lesion",  # electrodiagnosis

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Iterable, NamedTuple
 
 from ..reading import memo
 from ..reading.attributes import side_in
 from ..reading.dates import PartialDate, choice_date, parse_date
-from ..reading.fhir_access import as_list, concept_text, rid, rtype, status_codes, text_evidence
-from ..reading.text import AFFIRMED, HEDGED, NEGATED, Lexicon, normalise, split_sentences
+from ..reading.fhir_access import as_list, concept_text, status_codes, text_evidence
+from ..reading.text import (
+    AFFIRMED,
+    HEDGED,
+    NEGATED,
+    Lexicon,
+    normalise,
+    split_sentences,
+)
 from .anatomy import anatomy
 from .model import EXAM, SYMPTOM, LocFinding
 
@@ -60,14 +68,9 @@ class _Lexicons:
         self.brisk = re.compile(r"\b(?:brisk|3\+|4\+|hyperactive|exaggerated|increased)\b", re.I)
 
 
-_LEX: _Lexicons | None = None
-
-
+@lru_cache(maxsize=1)
 def _lex() -> _Lexicons:
-    global _LEX
-    if _LEX is None:
-        _LEX = _Lexicons()
-    return _LEX
+    return _Lexicons()
 
 
 def read_text(text: str) -> tuple[_Hit, ...]:
@@ -163,10 +166,7 @@ def _sites(hit: _Hit, limb: str | None) -> tuple[str, ...]:
     a = anatomy()
     if hit.group == "cord-signs":
         return tuple(f"cord:{k}" if k != "cauda-equina" else k for k, e in a.cord.items() if hit.term in (e.get("signs") or ()))
-    group = hit.group
-    if hit.kind == "spared":
-        return a.sites_for(group, hit.term, limb)
-    return a.sites_for(group, hit.term, limb)
+    return a.sites_for(hit.group, hit.term, limb)
 
 
 def resource_findings(resource: Any, texts: Iterable[str], modality: str, date: PartialDate | None,
@@ -217,5 +217,3 @@ def record_findings(record: Any, now: datetime, lookback_days: int) -> tuple[Loc
         out += resource_findings(o, texts, SYMPTOM, date, side_in(concept_text(getattr(o, "bodySite", None))))
     return tuple(out)
 
-
-__all__ = ["read_text", "record_findings", "resource_findings", "rid", "rtype"]

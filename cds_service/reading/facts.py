@@ -171,7 +171,7 @@ def condition_facts(condition: Any, vs: ValueSets, birth: PartialDate | None) ->
 
 def order_reason_facts(order: Any, vs: ValueSets) -> list[Fact]:
     """Facts an order's reasonCode states (codings and text), as if it were a current Condition."""
-    shim = _OrderShim(order)
+    shim = OrderShim(order)
     concept = _Concept(list(getattr(order, "reason_codings", ()) or ()))
     texts = [getattr(order, "reason_text", "") or ""]
     # The reason text repeats the coding displays: read it only for what the codes did not say.
@@ -184,7 +184,7 @@ class _Concept:
     coding: list
 
 
-class _OrderShim:
+class OrderShim:
     """A DraftOrder seen as a resource for evidence (type and id)."""
 
     def __init__(self, order: Any):

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..cardbuilder import CardSpec, Suggestion
+from ..localisation.localise import site_label, study_question
+from ..localisation.model import (
+    CONCORDANT, DISCORDANT, NO_LOCALISATION, PERIPHERAL_SHOWN, SEVERAL, Localisation,
+)  # fmt: skip
 from ..reading.levels import levels_for_root, roots_at_level
 from ..reading.lexicon import MRI_COMPRESSIVE
 from ..reading.model import (
@@ -25,10 +29,6 @@ from .common import (
     root_problems_in,
 )
 from .config import RuleConfig
-from ..localisation.localise import site_label, study_question
-from ..localisation.model import (
-    CONCORDANT, DISCORDANT, NO_LOCALISATION, PERIPHERAL_SHOWN, SEVERAL, Localisation,
-)  # fmt: skip
 from .prior import emg_fact
 
 # --- EMG/NCS orders ---------------------------------------------------------------
@@ -125,7 +125,7 @@ def _onset_days(problems: list[RootProblem]) -> tuple[int, int, str] | None:
 
 
 def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, now: datetime,
-                    shown: set[str], loc: Localisation = NO_LOCALISATION) -> list[CardSpec]:
+                    loc: Localisation = NO_LOCALISATION) -> list[CardSpec]:
     """The EMG/NCS value card: timing first, then the localisation's verdict, then the record's other clues."""
     region = order_region(o, picture)
     problems = root_problems_in(picture, region)
@@ -144,8 +144,7 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
         recent_emg = emg_fact(emg)
         timing.append({"code": "recent-emg", "date": recent_emg["date"], "reference": recent_emg["reference"],
                        "result": "normal" if recent_emg["normal"] else "abnormal"})
-        timing_evidence += emg.evidence
-        shown.add("prior-emg-reading")  # this card already says how to read it
+        timing_evidence += emg.evidence  # this card says how to read it: precedence.yaml covers prior-emg-reading
     if timing:
         return [CardSpec("emg-adds-little", {"order": fact, "reasons": timing, "recent_emg": recent_emg,
                                              "evidence": evidence_lines(timing_evidence)},

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..cardbuilder import CardSpec
+from ..localisation.localise import localise
 from ..reading.model import ClinicalPicture
 from .common import OrderInput
-from ..localisation.localise import localise
 from .config import RuleConfig
 from .emg import emg_value_cards
 from .mri import edx_instead_card, lbp_premature_card
@@ -36,20 +36,18 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
     ``drafted``: order kinds among all the draft orders, selected or not.
     """
     per_order: list[list[CardSpec]] = []
-    shown: set[str] = set()  # kinds a card already covers (a recent EMG quoted by the value card)
     for o in orders:
         loc = localise(o, picture, now)
         specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg)]
         if o.info.kind == "electrodiagnostic":
-            specs += emg_value_cards(o, picture, cfg, now, shown, loc)
+            specs += emg_value_cards(o, picture, cfg, now, loc)
             specs.append(pretest_card(o, picture))
         else:
             specs.append(lbp_premature_card(o, picture, cfg, now))
             # An EMG/NCS already among the drafts is advised on by its own cards: do not suggest another.
             if "electrodiagnostic" not in drafted:
                 specs.append(edx_instead_card(o, picture, cfg, now, loc))
-        if "prior-emg-reading" not in shown:
-            specs.append(prior_emg_card(o, picture))
+        specs.append(prior_emg_card(o, picture))
         specs.append(prior_mri_card(o, picture, cfg))
         per_order.append([s for s in specs if s is not None])
     return cfg.precedence.apply(per_order)

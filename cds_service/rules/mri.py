@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..cardbuilder import CardSpec, Suggestion
+from ..localisation.model import (
+    CONCORDANT, DISCORDANT, NO_LOCALISATION, PERIPHERAL_SHOWN, SEVERAL, Localisation,
+)  # fmt: skip
 from ..reading.model import (
     ClinicalPicture,
 )
@@ -54,7 +57,7 @@ def lbp_premature_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig,
 
 
 def edx_instead_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, now: datetime,
-                     loc=None) -> CardSpec | None:
+                     loc: Localisation = NO_LOCALISATION) -> CardSpec | None:
     """A repeat spine MRI where the prior one already shows several levels or disagrees with the symptoms."""
     region = order_region(o, picture)
     mri = picture.latest_mri(region)
@@ -64,11 +67,10 @@ def edx_instead_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, n
     if emg is not None and is_recent(emg.date, now, cfg.recent_emg_days):
         return None  # a recent EMG already exists: the prior-EMG card speaks to it
     problems = root_problems_in(picture, region)
-    verdict = getattr(loc, "verdict", None)
-    if verdict in ("concordant", "peripheral-shown"):
+    if loc.verdict in (CONCORDANT, PERIPHERAL_SHOWN):
         return None  # the MRI already fits the picture, or the EMG already found the cause
-    if verdict in ("discordant", "several-candidates") and loc.reasons:
-        code = "mri-symptom-mismatch" if verdict == "discordant" else "several-candidates"
+    if loc.verdict in (DISCORDANT, SEVERAL) and loc.reasons:
+        code = "mri-symptom-mismatch" if loc.verdict == DISCORDANT else "several-candidates"
         found = {"code": code, "detail": loc.reasons[0]}
     else:
         found = mri_reason(mri, problems, cfg)
@@ -76,7 +78,7 @@ def edx_instead_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, n
         return None
     reasons = [found]
     limb = REGION_LIMB.get(region or "")
-    question = clinical_question(picture, region, reasons, loc) if loc is not None else clinical_question(picture, region, reasons)
+    question = clinical_question(picture, region, reasons, loc)
     suggestions: tuple[Suggestion, ...] = ()
     edx_label = None
     if limb:

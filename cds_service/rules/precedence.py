@@ -24,10 +24,10 @@ class Precedence:
         out: list[CardSpec] = []
         seen: set[str] = set()
         for specs in per_order:
-            silenced = {k for s in specs for k in self.silences.get(s.kind, ())} - self.never_silenced
-            silenced |= {self.covers[(s.kind, r)] for s in specs for r in s.reasons if (s.kind, r) in self.covers}
+            covered = {self.covers[(s.kind, r)] for s in specs for r in s.reasons if (s.kind, r) in self.covers}
+            silenced = ({k for s in specs for k in self.silences.get(s.kind, ())} | covered) - self.never_silenced
             for s in specs:
-                if s.kind in silenced and s.kind not in self.never_silenced:
+                if s.kind in silenced:
                     continue
                 if s.kind in self.once_per_response:
                     if s.kind in seen:
@@ -35,7 +35,7 @@ class Precedence:
                     seen.add(s.kind)
                 out.append(s)
             # A kind covered on one order (e.g. a recent EMG already quoted) is covered for the response.
-            seen |= {self.covers[(s.kind, r)] for s in specs for r in s.reasons if (s.kind, r) in self.covers}
+            seen |= covered
         return out
 
 
