@@ -16,7 +16,9 @@ from typing import Any, Mapping
 
 import jinja2
 import yaml
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from .bibliography import Bibliography, BibliographyError
 
 #: Code system of this service's card topics and override reasons.
 TOPIC_SYSTEM = "https://spine-order-cds.example.org/fhir/CodeSystem/card-kind"
@@ -53,15 +55,26 @@ class CardSpec:
     suggestions: tuple[Suggestion, ...] = ()
     #: Machine-readable reason codes, returned in the card's extension for integrators.
     reasons: tuple[str, ...] = ()
+    #: Bibliography keys of links the rule chose for this card (after the kind's own links).
+    links: tuple[str, ...] = ()
 
 
 class _LinkSchema(Schema):
+    """A link: a bibliography key (`cite`), or a label and address for a page that is not a source."""
+
     class Meta:
         unknown = RAISE
 
-    label = fields.String(required=True)
-    url = fields.Url(required=True)
+    cite = fields.String()
+    label = fields.String()
+    url = fields.Url()
     type = fields.String(load_default="absolute", validate=validate.OneOf(["absolute", "smart"]))
+
+    @validates_schema
+    def _one_form(self, data, **kwargs):
+        cited = "cite" in data
+        if (cited and ("label" in data or "url" in data)) or (not cited and not ("label" in data and "url" in data)):
+            raise ValidationError("a link is either {cite: key} or {label, url}")
 
 
 class _ReasonSchema(Schema):
@@ -73,12 +86,20 @@ class _ReasonSchema(Schema):
 
 
 class _SourceSchema(Schema):
+    """The card's source: bibliography keys (`cite`; label and link come from the entries) or a label."""
+
     class Meta:
         unknown = RAISE
 
-    label = fields.String(required=True)
+    cite = fields.List(fields.String(), validate=validate.Length(min=1))
+    label = fields.String()
     url = fields.Url()
     topic = fields.String(required=True)  # the topic display; its code is the card kind
+
+    @validates_schema
+    def _one_form(self, data, **kwargs):
+        if ("cite" in data) == ("label" in data):
+            raise ValidationError("a source has either cite (bibliography keys) or label")
 
 
 class _CardYamlSchema(Schema):
@@ -107,7 +128,12 @@ class CardTemplate:
 class CardLibrary:
     """Every card kind, loaded and checked once at start-up."""
 
-    def __init__(self, cards_dir: Path):
+    def __init__(self, cards_dir: Path, bibliography: Bibliography | None = None):
+        if bibliography is None:
+            # The project layout: cards/ beside config/bibliography.yaml.
+            path = Path(cards_dir).parent / "config" / "bibliography.yaml"
+            bibliography = Bibliography.load(path) if path.exists() else Bibliography.empty()
+        self._bibliography = bibliography
         self._env = jinja2.Environment(
             # Templates may import shared macros from cards/_macros/.
             loader=jinja2.FileSystemLoader(str(cards_dir)),
@@ -148,21 +174,41 @@ class CardLibrary:
         except (yaml.YAMLError, ValidationError, jinja2.TemplateSyntaxError) as exc:
             detail_msg = exc.messages if isinstance(exc, ValidationError) else exc
             raise CardContentError(f"cards/{folder.name}: {detail_msg}") from None
-        source = {"label": meta["source"]["label"]}
-        if meta["source"].get("url"):
-            source["url"] = meta["source"]["url"]
+        try:
+            source = self._source(meta["source"])
+            links = tuple(self._link(link) for link in meta["links"])
+        except BibliographyError as exc:
+            raise CardContentError(f"cards/{folder.name}: {exc}") from None
         source["topic"] = {"system": TOPIC_SYSTEM, "code": folder.name, "display": meta["source"]["topic"]}
         reasons = tuple({"system": OVERRIDE_SYSTEM, **r} for r in meta["override_reasons"])
         return CardTemplate(
             kind=folder.name,
             indicator=meta["indicator"],
             source=source,
-            links=tuple(meta["links"]),
+            links=links,
             override_reasons=reasons,
             selection_behavior=meta["selection_behavior"],
             summary=summary,
             detail=detail,
         )
+
+    def _source(self, meta: dict) -> dict:
+        if "cite" in meta:
+            first = self._bibliography.get(meta["cite"][0])
+            self._bibliography.label(meta["cite"])  # every key resolves
+            source = {"label": self._bibliography.label(meta["cite"])}
+            if first.link:
+                source["url"] = first.link
+            return source
+        return {"label": meta["label"], **({"url": meta["url"]} if meta.get("url") else {})}
+
+    def _link(self, meta: dict) -> dict:
+        if "cite" in meta:
+            src = self._bibliography.get(meta["cite"])
+            if not src.link:
+                raise BibliographyError(f"{src.key} has no address to link to")
+            return {"label": src.short, "url": src.link, "type": meta.get("type", "absolute")}
+        return {"label": meta["label"], "url": meta["url"], "type": meta["type"]}
 
     def render(self, spec: CardSpec) -> dict:
         """One CDS Hooks card for ``spec``.
@@ -203,8 +249,13 @@ class CardLibrary:
             card["selectionBehavior"] = tpl.selection_behavior
         if tpl.override_reasons:
             card["overrideReasons"] = [dict(r) for r in tpl.override_reasons]
-        if tpl.links:
-            card["links"] = [dict(link) for link in tpl.links]
+        try:
+            links = [dict(link) for link in tpl.links] + [self._link({"cite": key}) for key in spec.links]
+        except BibliographyError as exc:
+            raise CardRenderError(f"card {spec.kind}: {exc}") from None
+        links = list({link["url"]: link for link in links}.values())  # a rule's link may repeat the kind's
+        if links:
+            card["links"] = links
         if spec.reasons:
             card["extension"] = {REASONS_EXTENSION: list(spec.reasons)}
         return card
