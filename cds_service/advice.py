@@ -93,7 +93,14 @@ def relevant_orders(service: ServiceDefinition, drafts: list[OrderInput],
     """The orders this service reasons about (its ``triggers.order_kinds``; on order-select,
     the selected ones only); others get no card."""
     return [d for d in drafts if d.info.kind in service.order_kinds
-            and (selections is None or is_selected(d.order, selections))]
+            and (selections is None or _selected(d, selections))]
+
+
+def _selected(d: OrderInput, selections: list[str]) -> bool:
+    """Selecting any line of a study ordered as several lines selects the study."""
+    if is_selected(d.order, selections):
+        return True
+    return any(s == ref or s.endswith("/" + ref) for ref in d.info.parts for s in selections)
 
 
 def advise(orders: list[OrderInput], record: PatientRecord, valuesets: ValueSets, rules: RuleConfig,

@@ -19,6 +19,13 @@ def delete_order(order: DraftOrder, label: str) -> dict:
             "resourceId": order.reference or f"{order.resource_type}/unknown"}
 
 
+def delete_study(order: DraftOrder, parts: tuple[str, ...], label: str) -> tuple[dict, ...]:
+    """Remove every line of a study ordered as several lines (``OrderInfo.parts``), else the one order."""
+    refs = parts or (order.reference or f"{order.resource_type}/unknown",)
+    return tuple({"type": "delete", "description": f"Remove the draft order: {label}", "resourceId": ref}
+                 for ref in dict.fromkeys(refs))
+
+
 def create_order(patient_id: str, orderable: Orderable, priority: str, reason: str, note: str | None = None) -> dict:
     resource = {
         "resourceType": "ServiceRequest",

@@ -28,7 +28,7 @@ def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> C
     if o.info.kind == "electrodiagnostic":
         suggestion = Suggestion(
             label=f"Replace with {'a STAT' if priority == 'stat' else 'an urgent'} {mri.text}",
-            actions=(actions.delete_order(o.order, fact["label"]),
+            actions=(*actions.delete_study(o.order, o.info.parts, fact["label"]),
                      actions.create_order(o.patient_id, mri, priority, reason)),
             is_recommended=True,
         )
