@@ -224,9 +224,7 @@ def _from_localisation(o: OrderInput, picture: ClinicalPicture, loc: Localisatio
                 else "multilevel-mri" if len(roots) > 1 and any(f.modality == "imaging" for c in roots for f in c.support)
                 else "several-roots")
         reasons = [{"code": "several-candidates", "kind": code, "sites": sites}]
-        return CardSpec("emg-adds-value", _value_context(o, picture, reasons, _loc_evidence(loc), region, loc),
-                        suggestions=(_question_suggestion(o, picture, region, reasons, loc),),
-                        reasons=(code, "several-candidates"))
+        return _adds_value(o, picture, reasons, _loc_evidence(loc), region, loc, codes=(code, "several-candidates"))
     return None
 
 
@@ -249,9 +247,30 @@ def _findings_agree(picture: ClinicalPicture, problems: list[RootProblem], regio
     return level
 
 
+#: Root-level questions, which needle EMG answers and nerve conduction alone does not (AANEM 2015).
+_ROOT_QUESTIONS = ("mri-symptom-mismatch", "multilevel-mri", "several-roots", "weakness", "long-standing")
+
+
+def missing_study(o: OrderInput, loc: Localisation, reasons: list[dict]) -> str | None:
+    """The half of the study the question needs but the order lacks: 'needle-emg' or 'nerve-conduction'.
+
+    An order that names only one part (95907-95913 alone, or a needle EMG code alone) tests only
+    that part; an order that names neither is taken as the whole study.
+    """
+    studies = set(o.info.studies)
+    if studies == {"ncs"}:
+        root_in_question = any(c.site.kind in ("root", "plexus") for c in loc.candidates) or (
+            not loc.candidates and any(r["code"] in _ROOT_QUESTIONS for r in reasons))
+        return "needle-emg" if root_in_question else None
+    if studies == {"emg"}:
+        return "nerve-conduction" if loc.ncs_detectable_candidate else None
+    return None
+
+
 def _value_context(o, picture, reasons, evidence, region, loc) -> dict:
     return {"order": order_fact(o), "reasons": reasons, "question": clinical_question(picture, region, reasons, loc),
-            "order_note_added": True, "evidence": evidence_lines(evidence)}
+            "order_note_added": True, "evidence": evidence_lines(evidence),
+            "missing_study": missing_study(o, loc, reasons)}
 
 
 def _question_suggestion(o, picture, region, reasons, loc) -> Suggestion:
@@ -261,10 +280,13 @@ def _question_suggestion(o, picture, region, reasons, loc) -> Suggestion:
 
 
 def _adds_value(o: OrderInput, picture: ClinicalPicture, reasons: list[dict], evidence: list[Evidence],
-                region: str | None, loc: Localisation = NO_LOCALISATION) -> CardSpec:
-    return CardSpec("emg-adds-value", _value_context(o, picture, reasons, evidence, region, loc),
-                    suggestions=(_question_suggestion(o, picture, region, reasons, loc),),
-                    reasons=tuple(r["code"] for r in reasons))
+                region: str | None, loc: Localisation = NO_LOCALISATION,
+                codes: tuple[str, ...] | None = None) -> CardSpec:
+    context = _value_context(o, picture, reasons, evidence, region, loc)
+    codes = (codes or tuple(r["code"] for r in reasons)) + (
+        (f"order-lacks-{context['missing_study']}",) if context["missing_study"] else ())
+    return CardSpec("emg-adds-value", context,
+                    suggestions=(_question_suggestion(o, picture, region, reasons, loc),), reasons=codes)
 
 
 def clinical_question(picture: ClinicalPicture, region: str | None, reasons: list[dict],

@@ -17,23 +17,16 @@ import yaml
 from cds_service import advice
 from cds_service.fhir import gather_record
 from cds_service.orders import extract_orders
-from cds_service.pipeline import load_engine
 from cds_service.protocol import validate_hook_request
 from cds_service.reading import read_record
 from cds_service.localisation.localise import localise
 from cds_service.rules.emg import emg_value_cards
-from tests.conftest import make_settings
 from tests.scenarios.build import build
 
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
 TODAY = NOW.date()
 RULES = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "guidelines" / "rules.yaml").read_text())
 EMG_ORDER = {"code": "cpt:95886", "display": "EMG/NCS left lower extremity", "bodySite": "left leg"}
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return load_engine(make_settings())
 
 
 def _record(onset: str, emg_date: str | None = None) -> dict:
