@@ -144,6 +144,21 @@ def test_preliminary_mri_says_its_status(app):
     assert "**preliminary report, not final**" in card["detail"]
 
 
+@pytest.mark.parametrize("region,code,display,order,with_age", [
+    ("lumbar", "30679-5", "MR Lumbar spine WO contrast", MRI_LUMBAR, True),
+    ("cervical", "30680-3", "MR Cervical spine WO contrast", MRI_CERVICAL, False),
+])
+def test_age_figures_are_quoted_only_for_the_lumbar_spine_they_were_measured_in(app, region, code, display, order, with_age):
+    # Brinjikji 2015 pooled lumbar studies: no "common at age N" on a cervical MRI, in summary or detail.
+    report = {"resourceType": "DiagnosticReport", "id": "mri2", "status": "final",
+              "subject": {"reference": "Patient/pt-r1"},
+              "code": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]},
+              "effectiveDateTime": "2026-06-01", "conclusion": "Mild disc bulge at one level. Disc desiccation."}
+    (card,) = _kind(_cards(app, _record([report], order, region)), "prior-mri-reading")
+    assert ("at age" in card["summary"]) is with_age, card["summary"]
+    assert ("%" in card["detail"]) is with_age
+
+
 # --- 3. no reader labels in card text ---------------------------------------------------------
 
 #: A report phrase for every EMG diagnosis concept the reader knows.
