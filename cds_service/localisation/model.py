@@ -147,9 +147,12 @@ class Localisation:
         if not self.candidates or self.candidates[0].site.kind not in ("nerve", "plexus"):
             return False
         top = self.candidates[0]
-        if not any(f.kind == "spared" or f.modality == EDX for f in top.support):
-            return False
-        return all(c.against for c in self.candidates if c.site.kind == "root")
+        roots = [c for c in self.candidates if c.site.kind == "root"]
+        # What points at the nerve rather than the root: a muscle the root supplies and the nerve
+        # spares tested normal, a context or test at the nerve's site, or an EMG/NCS.
+        pointed = any(f.kind in ("spared", "context", "test") or f.modality == EDX for f in top.support) or \
+            any(f.kind == "spared" for c in roots for f in c.against)
+        return pointed and all(c.against for c in roots)
 
     @property
     def ncs_detectable_candidate(self) -> bool:

@@ -38,7 +38,7 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
     per_order: list[list[CardSpec]] = []
     for o in orders:
         loc = localise(o, picture, now)
-        specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg)]
+        specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg, loc, now)]
         if o.info.kind == "electrodiagnostic":
             specs += emg_value_cards(o, picture, cfg, now, loc)
             specs.append(pretest_card(o, picture))

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..cardbuilder import CardSpec, Suggestion
+from ..localisation.model import NO_LOCALISATION, Localisation
 from ..reading.model import (
     ClinicalPicture,
+    RedFlag,
 )
 from . import actions
-from .common import FLAG_REGION, OrderInput, evidence_lines, order_fact, order_region
+from .common import FLAG_REGION, OrderInput, days_ago, evidence_lines, order_fact, order_region
 from .config import RuleConfig
 
 # --- red flags ------------------------------------------------------------------
 
 
-def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> CardSpec | None:
-    flags = [f for f in picture.red_flags if f.certainty == "affirmed" and f.current]
+def _explained_stable_weakness(flag: RedFlag, loc: Localisation, cfg: RuleConfig, now: datetime | None) -> bool:
+    """A weakness a peripheral lesion explains (the localisation, or a prior EMG/NCS) is not a red flag
+    unless it is progressive or new: under the EMG's 3 weeks it is evaluated first, after them the
+    EMG/NCS is the test that shows the lesion (issue 16: a stable peroneal foot drop is not critical)."""
+    if flag.category != "motor-deficit" or not loc.weakness_explained or flag.sign == "progressive-weakness":
+        return False
+    if any(f.trajectory in ("progressive", "worsening", "new") for f in loc.findings if f.kind == "motor"):
+        return False
+    if flag.onset is None or now is None:
+        return False  # undated: cannot say it is not new
+    return days_ago(flag.onset.latest, now) >= cfg.emg_too_early_days
+
+
+def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig,
+                  loc: Localisation = NO_LOCALISATION, now: datetime | None = None) -> CardSpec | None:
+    flags = [f for f in picture.red_flags if f.certainty == "affirmed" and f.current
+             and not _explained_stable_weakness(f, loc, cfg, now)]
     if not flags:
         return None
     categories = list(dict.fromkeys(f.category for f in flags))
