@@ -219,8 +219,8 @@ class CardLibrary:
         """
         tpl = self._templates[spec.kind]
         try:
-            summary = " ".join(tpl.summary.render(**spec.context).split())
-            detail = tpl.detail.render(**spec.context).strip() if tpl.detail else None
+            summary = " ".join(visible_text(tpl.summary.render(**spec.context)).split())
+            detail = visible_text(tpl.detail.render(**spec.context)).strip() if tpl.detail else None
             if detail:
                 # Templates keep blank lines around blocks for readability; Markdown needs one.
                 detail = re.sub(r"\n{3,}", "\n\n", detail)
@@ -239,10 +239,11 @@ class CardLibrary:
         if spec.suggestions:
             card["suggestions"] = [
                 {
-                    "label": s.label,
+                    "label": visible_text(s.label),
                     "uuid": str(uuid.uuid4()),
                     **({"isRecommended": True} if s.is_recommended else {}),
-                    "actions": [dict(a) for a in s.actions],
+                    "actions": [{**a, "description": visible_text(a["description"])} if "description" in a else dict(a)
+                                for a in s.actions],
                 }
                 for s in spec.suggestions
             ]
@@ -264,6 +265,18 @@ class CardLibrary:
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")
 #: Bare URLs that GitHub-flavoured renderers would turn into links.
 _MD_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=\bwww)(\.)")
+
+
+#: Characters that change how text is shown without being seen: bidirectional overrides and isolates
+#: (U+202A-202E, U+2066-2069), marks (U+200E, U+200F, U+061C), zero-width characters, and C0/C1
+#: controls other than newline and tab. Record text carrying them could make a card read differently
+#: from what it says ("display spoofing"), so they never reach a card.
+_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u061c\u2028\u2029\ufeff"
+                        "\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible_text(text: str) -> str:
+    return _INVISIBLE.sub("", text)
 
 
 def markdown_text(text: object) -> str:

@@ -125,3 +125,17 @@ def test_hostile_record_text_stays_text_in_every_card_kind(app):
             assert 'href="javascript' not in html and "evil.example\"" not in html, card["detail"]
             assert "<strong>Bold</strong>" not in html and "<em>x</em>" not in html, card["detail"]
     assert len(kinds) >= 6, kinds  # the hostile text reached most card kinds
+
+
+def test_invisible_and_direction_changing_characters_never_reach_a_card(tmp_path):
+    # Record text with a right-to-left override would read on screen differently from what it says.
+    _make_kind(tmp_path, "greeting")
+    lib = CardLibrary(tmp_path)
+    spoof = "L5\u202e TFEL\u202c radiculopathy\u200b\x07\u2066x\u2069"
+    action = {"type": "delete", "description": f"Remove the draft order: {spoof}", "resourceId": "ServiceRequest/1"}
+    card = lib.render(CardSpec("greeting", {"who": spoof}, (Suggestion(f"Remove {spoof}", (action,)),)))
+    for text in (card["summary"], card["detail"], card["suggestions"][0]["label"],
+                 card["suggestions"][0]["actions"][0]["description"]):
+        assert not any(ch in text for ch in "\u202e\u202c\u200b\x07\u2066\u2069"), repr(text)
+        assert "TFEL" in text  # the visible text stays
+    assert "\n" not in card["summary"]
