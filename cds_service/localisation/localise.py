@@ -108,8 +108,9 @@ def _edx_findings(emg: EmgReport | None) -> list[LocFinding]:
         return []
     r = emg.reading
     out: list[LocFinding] = []
+    # A scope note ("cannot be excluded", "not assessed by this study") shows nothing: no finding.
     for x in r.radiculopathies:
-        if x.certainty in _NEGATIVE or not x.roots:
+        if x.certainty in _NEGATIVE or x.not_excluded or not x.roots:
             continue
         kind = "denervation-active" if x.active else "denervation-chronic" if x.chronic else "edx-lesion"
         out.append(LocFinding(sites=tuple(f"root:{root}" for root in x.roots), side=x.side, limb=None, modality=EDX,
@@ -117,7 +118,7 @@ def _edx_findings(emg: EmgReport | None) -> list[LocFinding]:
                               status=emg.status, evidence=emg.evidence[:1]))
     for x in r.neuropathies:
         site = _diagnosis_site(_EMG_KIND.get(x.kind, ""), None)
-        if x.certainty in _NEGATIVE or site is None:
+        if x.certainty in _NEGATIVE or x.not_excluded or site is None:
             continue
         entry = anatomy().sites.get(site)
         out.append(LocFinding(sites=(site,), side=x.side, limb=entry.limb if entry else None, modality=EDX,

@@ -56,3 +56,36 @@ def test_every_table_entry_has_a_source_and_known_ids():
 ])
 def test_exam_text_reader(text, want):
     assert [(h.term, h.kind, h.side) for h in read_text(text)] == want
+
+
+def _localisation(engine, scenario: dict):
+    """The Localisation object of the scenario's first order (what the rules get)."""
+    from cds_service import advice
+    from cds_service.fhir import gather_record
+    from cds_service.localisation.localise import localise
+    from cds_service.orders import extract_orders
+    from cds_service.protocol import validate_hook_request
+    from cds_service.reading import read_record
+
+    service = engine.registry.get("spine-order-sign")
+    request = validate_hook_request(build(scenario), service.hook)
+    orders = advice.classify_orders(extract_orders(request["context"]["draftOrders"]), engine.valuesets, "pt-1")
+    picture = read_record(gather_record(service, request, engine.settings), engine.valuesets, NOW)
+    return localise(orders[0], picture, NOW)
+
+
+@pytest.mark.parametrize("statement", [
+    "A mild left peroneal neuropathy cannot be excluded.",
+    "A purely sensory left L5 radiculopathy is not assessed by this study.",
+])
+def test_a_not_excluded_emg_statement_is_no_electrodiagnostic_finding(engine, statement):
+    # A scope note says what the study could not look at: it shows nothing, so it localises nothing.
+    scenario = {"now": "2026-11-26", "patient": {"birthDate": "1970-01-01", "gender": "male"},
+                "observations": [{"display": "Numbness of the dorsum of the left foot", "date": "2026-11-01"}],
+                "reports": [{"kind": "emg", "date": "2024-01-10",
+                             "conclusion": f"No electrodiagnostic evidence of a left lumbosacral radiculopathy. {statement}"}],
+                "orders": [{"code": "cpt:95886", "display": "EMG/NCS left lower extremity"}]}
+    loc = _localisation(engine, scenario)
+    assert [f for f in loc.findings if f.modality == "electrodiagnostic"] == []
+    # The clinical finding itself is still read (the test would pass vacuously on an empty record).
+    assert any(f.term == "dorsum-foot" for f in loc.findings)
