@@ -142,8 +142,9 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
     emg = picture.latest_emg
     if emg is not None and is_recent(emg.date, now, cfg.recent_emg_days):
         recent_emg = emg_fact(emg)
+        # The status-aware result: a report that names nothing is "unclear", never "abnormal".
         timing.append({"code": "recent-emg", "date": recent_emg["date"], "reference": recent_emg["reference"],
-                       "result": "normal" if recent_emg["normal"] else "abnormal"})
+                       "result": recent_emg["result"], "status": recent_emg["status"]})
         timing_evidence += emg.evidence  # this card says how to read it: precedence.yaml covers prior-emg-reading
     if timing:
         return [CardSpec("emg-adds-little", {"order": fact, "reasons": timing, "recent_emg": recent_emg,
