@@ -275,9 +275,12 @@ def localise(o, picture: ClinicalPicture, now: datetime) -> Localisation:
     findings = tuple(clinical + edx + imaging)
 
     cords = _cord_candidates(clinical, imaging, limb)
-    # 1. A final EMG/NCS already shows a peripheral lesion in this limb, and no radiculopathy.
+    tallies = _tally(clinical, limb, clinical_side)
+    # 1. A final EMG/NCS already shows a peripheral lesion in this limb that fits the present findings,
+    #    and no radiculopathy. An old peroneal neuropathy does not explain a new S1 picture.
     shown = [f for f in edx if f.status in _FINAL and f.certainty == "affirmed" and not f.sites[0].startswith("root:")
-             and (f.limb in (None, limb) or limb is None) and _compatible(f.side, clinical_side)]
+             and (f.limb in (None, limb) or limb is None) and _compatible(f.side, clinical_side)
+             and _fits_present(f.sites[0], clinical, tallies)]
     if shown and not any(f.sites[0].startswith("root:") and f.certainty == "affirmed" for f in edx):
         cands = tuple(Candidate(Site(*_split(f.sites[0]), side=_side_for(f.sites[0], f.side or clinical_side)),
                                 support=(f,)) for f in shown)
@@ -285,7 +288,6 @@ def localise(o, picture: ClinicalPicture, now: datetime) -> Localisation:
         return Localisation(PERIPHERAL_SHOWN, limb, region, cands + cords,
                             (f"a prior EMG/NCS ({_date(emg)}) already shows {_labels(cands)}",), findings)
 
-    tallies = _tally(clinical, limb, clinical_side)
     roots, nerves = _candidates(tallies)
     nerves += _polyneuropathy(picture, clinical, limb, tallies, nerves)
     radicular_dx = any(p.certainty not in _NEGATIVE and (limb is None or REGION_LIMB.get(p.region or "") in (None, limb))
@@ -297,8 +299,10 @@ def localise(o, picture: ClinicalPicture, now: datetime) -> Localisation:
 
     def cand(key: str, support=()) -> Candidate:
         t = tallies.get(key, _Tally())
-        return Candidate(Site(*_split(key), side=_side_for(key, clinical_side)), tuple(t.support) + tuple(support),
-                         tuple(t.against))
+        # A spared muscle of the root beside a nerve is support for the nerve (it is the nerve's pattern).
+        spared_for = tuple(f for f in t.specific if f.kind == "spared" and f not in t.support)
+        return Candidate(Site(*_split(key), side=_side_for(key, clinical_side)),
+                         tuple(t.support) + spared_for + tuple(support), tuple(t.against))
 
     reasons: list[str] = []
     if not roots and not nerves:
@@ -337,6 +341,25 @@ def localise(o, picture: ClinicalPicture, now: datetime) -> Localisation:
     return Localisation(SEVERAL, limb, region, cands + cords, (_either(cands),), findings)
 
 
+#: Clinical finding kinds that place a problem (what a prior EMG's lesion must account for).
+_PLACING = ("sensory", "motor", "reflex", "pain", "provocation", "diagnosis")
+#: Area terms of a length-dependent pattern (both feet, both hands).
+_DISTAL_BOTH = ("feet-both", "hands-both")
+
+
+def _fits_present(site: str, clinical: list[LocFinding], tallies: dict[str, "_Tally"]) -> bool:
+    """A lesion shown on a prior EMG/NCS fits the record now: the present findings support its site,
+    or the record has no finding of its own that places the problem."""
+    placing = [f for f in clinical if f.kind in _PLACING and f.certainty not in _NEGATIVE]
+    if not placing:
+        return True
+    if site == "polyneuropathy":
+        return any(f.kind == "sensory" and (f.term in _DISTAL_BOTH or f.side == "bilateral") for f in placing) or \
+            bool(tallies.get(site) and tallies[site].support)
+    t = tallies.get(site)
+    return bool(t and t.support)
+
+
 def _ordered(root_cands, nerve_cands, tallies) -> tuple[Candidate, ...]:
     both = list(root_cands) + list(nerve_cands)
     both.sort(key=lambda c: -tallies.get(c.site.key, _Tally()).score)
@@ -353,7 +376,7 @@ def _candidates(tallies: dict[str, _Tally]) -> tuple[list[str], list[str]]:
     """
     a = anatomy()
     viable = {k: t for k, t in tallies.items() if not k.startswith(("cord:", "cauda"))
-              and len(t.support) + len(t.specific) > len(t.against)
+              and (len(t.support) + len(t.specific) > len(t.against) or _sensory_root(k, t))
               and (k.startswith("root:") or t.specific)}
     order = sorted(viable, key=lambda k: (-viable[k].score, k.startswith("root:"), level_sort_key(k[5:])))
     kept: list[str] = []
@@ -385,6 +408,12 @@ def _candidates(tallies: dict[str, _Tally]) -> tuple[list[str], list[str]]:
     return roots, nerves
 
 
+def _sensory_root(key: str, t: "_Tally") -> bool:
+    """A root its dermatome supports stays in question however many of its muscles are spared: a purely
+    sensory radiculopathy spares the muscles (the spared ones still count against it)."""
+    return key.startswith("root:") and any(f.kind in ("sensory", "pain") and f.modality == SYMPTOM for f in t.support)
+
+
 def _polyneuropathy(picture, clinical, limb, tallies, nerves) -> list[str]:
     if "polyneuropathy" in nerves:
         return []
@@ -402,8 +431,11 @@ def _polyneuropathy(picture, clinical, limb, tallies, nerves) -> list[str]:
 
 
 def _cord_candidates(clinical, imaging, limb) -> tuple[Candidate, ...]:
+    cord_mri = [f for f in imaging if f.sites[0].startswith("cord:")]
+    # An equivocal cord sign ("equivocal Hoffmann") makes the cord a candidate only beside a cord finding on
+    # MRI; a hedged cauda equina sign always counts (missing it costs too much).
     signs = [f for f in clinical if f.sites and all(s.startswith(("cord:", "cauda")) for s in f.sites)
-             and f.certainty not in _NEGATIVE]
+             and f.certainty not in _NEGATIVE and (f.certainty == "affirmed" or "cauda-equina" in f.sites or cord_mri)]
     out: dict[str, list] = {}
     arm_signs = set(anatomy().cord.get("cervical", {}).get("arm_signs") or ())
     has_arm = any(_term_of(f) in arm_signs for f in signs)
@@ -416,7 +448,6 @@ def _cord_candidates(clinical, imaging, limb) -> tuple[Candidate, ...]:
             out.setdefault("cord:cervical", []).append(f)
         elif "cord:thoracic" in f.sites:
             out.setdefault("cord:thoracic", []).append(f)
-    cord_mri = [f for f in imaging if f.sites[0].startswith("cord:")]
     for f in cord_mri:
         if f.kind == "cord-signal" or any(g.kind == "cord-signal" for g in cord_mri) or out:
             out.setdefault(f.sites[0], []).append(f)

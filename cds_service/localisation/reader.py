@@ -105,13 +105,20 @@ def _read_text(text: str) -> tuple[_Hit, ...]:
             if kind is None:
                 continue
             side = side_in(before[-25:] + " " + m.text + " " + after[:25]) or side_in(s)
-            out.append(_Hit(term.group, term.id, kind, certainty, side, s, _element(s, m, after), trajectory))
+            out.append(_Hit(term.group, term.id, kind, certainty, side, s, _element(s, m, after, term.group, kind),
+                            trajectory))
     return tuple(out)
 
 
-def _element(sentence: str, m, after: str) -> str:
+def _element(sentence: str, m, after: str, group: str, kind: str) -> str:
+    """What was observed, short: a muscle as its mention and grade ("EHL 4/5", "wrist drop", "biceps
+    weakness"); other terms as their sentence unless it is long."""
     grade = _GRADE.match(after.lstrip(" :"))
     text = m.text + (f" {grade.group(0)}" if grade else "")
+    if group == "muscles" and kind in ("motor", "spared"):
+        if grade or m.text.lower().endswith(("drop", "walking", "walk", "sign")):
+            return text
+        return f"{m.text} {'weakness' if kind == 'motor' else 'normal'}"
     return text if len(sentence) > 120 else sentence
 
 
@@ -123,6 +130,11 @@ def _classify(group, m, s, before, after, local, lex) -> tuple[str | None, str]:
             return ("spared" if grade.group(1) == "5" and grade.group(2) != "-" else "motor"), AFFIRMED
         if certainty == NEGATED:
             return "spared", AFFIRMED  # "no weakness of inversion", "normal hip abduction"
+        # A muscle sign ("Froment's sign positive", "positive Trendelenburg") is that muscle's weakness.
+        if lex.negative.search(after[:20]) or lex.negative.search(before[-12:]):
+            return "spared", AFFIRMED
+        if lex.positive.search(after[:20]) or lex.positive.search(before[-12:]):
+            return "motor", certainty
         if lex.spared.search(local) and not lex.weak.search(local):
             return "spared", AFFIRMED
         if lex.weak.search(local) or lex.weak.search(s) or m.text.lower().endswith(("drop", "walking")):

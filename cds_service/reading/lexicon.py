@@ -324,8 +324,10 @@ EMG_CONCEPTS: dict[str, list[str]] = {
         r"ulnar nerve (?:entrapment|compression|lesion)(?: at the (?:(?:left|right) )?elbows?)?",
     ],
     "peroneal_neuropathy": [
-        r"(?:common )?(?:peroneal|fibular) " + _MONO + r"(?: (?:at|across) the (?:(?:left|right) )?fibular head)?",
-        r"(?:peroneal|fibular) nerve (?:palsy|entrapment|compression|lesion|injury)",
+        # "common fibular (peroneal) neuropathy": the report names the nerve both ways.
+        r"(?:common )?(?:peroneal|fibular)(?: \((?:common )?(?:peroneal|fibular)\))? " + _MONO
+        + r"(?: (?:at|across) the (?:(?:left|right) )?fibular head)?",
+        r"(?:peroneal|fibular)(?: \((?:common )?(?:peroneal|fibular)\))? nerve (?:palsy|entrapment|compression|lesion|injury)",
         r"(?:peroneal|fibular) palsy",
     ],
     "tarsal_tunnel": [r"tarsal tunnel(?: syndrome)?", r"tibial " + _MONO + r" at the ankle"],

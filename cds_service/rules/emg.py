@@ -95,15 +95,18 @@ def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig,
     if found:
         reasons.append(found)
         evidence += mri.evidence
+    # A mimic, or a polyneuropathy risk, matters when there is a root problem for it to mimic: with none
+    # (bilateral carpal tunnel and no root sign), the study simply is the test for it, nothing to separate.
+    root_question = bool(problems) or any(c.site.kind == "root" for c in loc.candidates)
     for m in picture.mimics:
-        if m.certainty == "negated" or m.kind not in MIMIC_ROOTS:
+        if m.certainty == "negated" or m.kind not in MIMIC_ROOTS or not root_question:
             continue
         mimic_limb, root = MIMIC_ROOTS[m.kind]
         if mimic_limb is None or limb is None or mimic_limb == limb:
             reasons.append({"code": "mimic", "mimic": m.kind, "root": root})
             evidence += m.evidence
     poly = [m for m in picture.mimics if m.kind == "polyneuropathy" and m.certainty != "negated"]
-    if poly or picture.diabetes:
+    if (poly or picture.diabetes) and root_question:
         reasons.append({"code": "polyneuropathy-risk", "condition": "polyneuropathy" if poly else "diabetes"})
         evidence += [e for m in poly for e in m.evidence] + list(picture.diabetes.evidence if picture.diabetes else ())
     weak = [s for s in picture.symptoms if s.kind == "weakness" and s.certainty == "affirmed"]
@@ -115,13 +118,21 @@ def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig,
     return reasons, evidence
 
 
-def _onset_days(problems: list[RootProblem]) -> tuple[int, int, str] | None:
-    """(fewest, most, onset text) days since the earliest dated root problem."""
+def _onset_days(problems: list[RootProblem], loc: Localisation, now: datetime) -> tuple[int, int, str, list] | None:
+    """(fewest, most, onset text, evidence) days since the earliest dated root problem; without one, since the
+    earliest onset of a Condition behind the localisation's candidates (a shoulder dislocation, a plexopathy)."""
     dated = [p for p in problems if p.duration_days and p.onset]
-    if not dated:
+    if dated:
+        first = max(dated, key=lambda p: p.duration_days[1])
+        return first.duration_days[0], first.duration_days[1], first.onset.text, [e for p in problems for e in p.evidence]
+    # Only a Condition's onset is an onset; an Observation's date is when it was seen.
+    onsets = [f for c in loc.candidates for f in c.support if f.onset is not None and f.evidence
+              and f.evidence[0].resource_type == "Condition"]
+    if not onsets:
         return None
-    first = max(dated, key=lambda p: p.duration_days[1])
-    return first.duration_days[0], first.duration_days[1], first.onset.text
+    first = max(onsets, key=lambda f: f.onset.days_before(now)[1])
+    fewest, most = first.onset.days_before(now)
+    return fewest, most, first.onset.text, list(first.evidence)
 
 
 def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, now: datetime,
@@ -132,12 +143,12 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
     fact = order_fact(o)
     timing: list[dict] = []
     timing_evidence: list[Evidence] = []
-    onset = _onset_days(problems)
+    onset = _onset_days(problems, loc, now)
     if onset and onset[1] < cfg.emg_too_early_days:
-        fewest, most, onset_text = onset
+        fewest, most, onset_text, onset_evidence = onset
         after = (now.date() + timedelta(days=cfg.emg_too_early_days - fewest)).isoformat()
         timing.append({"code": "too-early", "days": most, "onset": onset_text, "after": after})
-        timing_evidence += [e for p in problems for e in p.evidence]
+        timing_evidence += onset_evidence
     recent_emg = None
     emg = picture.latest_emg
     if emg is not None and is_recent(emg.date, now, cfg.recent_emg_days):
@@ -162,13 +173,20 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
     little: list[dict] = []
     little_evidence: list[Evidence] = [e for p in problems for e in p.evidence]
     # Needle EMG misses purely sensory root irritation, but nerve conduction finds an entrapment or a
-    # polyneuropathy however sensory it is: the caveat holds only when none is among the candidates.
-    if picture.mostly_sensory and not loc.motor_deficit and not loc.ncs_detectable_candidate and not loc.cord_region:
+    # polyneuropathy however sensory it is: the caveat holds only when none is among the candidates, and
+    # only for a root problem in the order's limb (leg numbness says nothing of an arm study).
+    root_candidates = [c for c in loc.candidates if c.site.kind == "root"]
+    root_in_question = bool(problems) or bool(root_candidates)
+    weak = loc.motor_deficit or any(s.kind == "weakness" and s.certainty == "affirmed" for s in picture.symptoms)
+    # Sensory or pain findings behind a root candidate ("pain from the neck to the thumb; Spurling positive").
+    root_sensory = [f for c in root_candidates for f in c.support if f.kind in ("sensory", "pain") and f.modality == "symptom"]
+    caveat_holds = root_in_question and not weak and not loc.ncs_detectable_candidate and not loc.cord_region
+    if caveat_holds and (picture.mostly_sensory or root_sensory):
         little.append({"code": "sensory-only"})
         little_evidence += [e for s in picture.symptoms if s.kind == "sensory" for e in s.evidence]
+        little_evidence += [e for f in root_sensory for e in f.evidence]
     intermittent = [s for s in picture.symptoms if s.kind == "intermittent" and s.certainty == "affirmed"]
-    if intermittent and not loc.motor_deficit and not loc.ncs_detectable_candidate and \
-            not any(s.kind == "weakness" and s.certainty == "affirmed" for s in picture.symptoms):
+    if intermittent and caveat_holds:
         little.append({"code": "intermittent"})
         little_evidence += [e for s in intermittent for e in s.evidence]
     limb_symptoms = [s for s in picture.symptoms if s.certainty == "affirmed" and
@@ -182,9 +200,8 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
                                              "evidence": evidence_lines(little_evidence)},
                          reasons=tuple(r["code"] for r in little))]
 
-    if onset and onset[0] > cfg.long_standing_days:
-        return [_adds_value(o, picture, [{"code": "long-standing", "days": onset[0]}],
-                            [e for p in problems for e in p.evidence], region, loc)]
+    if onset and onset[0] > cfg.long_standing_days and root_in_question:
+        return [_adds_value(o, picture, [{"code": "long-standing", "days": onset[0]}], onset[3], region, loc)]
     return []
 
 

@@ -89,3 +89,30 @@ def test_a_not_excluded_emg_statement_is_no_electrodiagnostic_finding(engine, st
     assert [f for f in loc.findings if f.modality == "electrodiagnostic"] == []
     # The clinical finding itself is still read (the test would pass vacuously on an empty record).
     assert any(f.term == "dorsum-foot" for f in loc.findings)
+
+
+def test_a_peroneal_pattern_explains_the_weakness_and_the_spared_muscles_support_the_nerve(engine):
+    # Inversion and hip abduction spared (L5 muscles the fibular nerve does not supply): the pattern points
+    # to the nerve, so the weakness is explained by it, and the spared muscles are shown as its support.
+    scenario = {"now": "2026-11-26", "patient": {"birthDate": "1960-01-01", "gender": "male"},
+                "observations": [{"display": "Left ankle dorsiflexion 2/5, eversion 3/5; inversion 5/5, hip abduction 5/5",
+                                  "date": "2026-09-01"}],
+                "orders": [{"code": "cpt:95886", "display": "EMG/NCS left lower extremity"}]}
+    loc = _localisation(engine, scenario)
+    top = loc.candidates[0]
+    assert top.site.label_key == "nerve:common-fibular@fibular-head:left"
+    assert {"tibialis-posterior", "gluteus-medius"} <= {f.term for f in top.support if f.kind == "spared"}
+    assert loc.weakness_explained
+    # The same weakness with inversion weak too is an L5 pattern: not explained by the nerve.
+    scenario["observations"][0]["display"] = "Left ankle dorsiflexion 2/5, eversion 3/5, inversion 3/5, hip abduction 4/5"
+    assert not _localisation(engine, scenario).weakness_explained
+
+
+@pytest.mark.parametrize("text", ["Right common fibular (peroneal) neuropathy at the fibular head with conduction block.",
+                                  "Right fibular (peroneal) nerve palsy."])
+def test_an_emg_naming_the_nerve_both_ways_is_read(text):
+    from cds_service.reading import read_emg_text
+
+    r = read_emg_text(text)
+    assert [(x.kind, x.side, x.certainty) for x in r.neuropathies] == [("peroneal_neuropathy", "right", "affirmed")]
+    assert r.normal is not True

@@ -41,7 +41,14 @@ def test_the_card_names_the_half_of_the_study_the_question_needs(engine, order, 
 
 
 def test_nerve_conduction_alone_for_a_polyneuropathy_question_is_enough(engine):
-    # Stocking numbness in a diabetic, no root sign: nerve conduction is the test; nothing is missing.
+    # Stocking numbness in a diabetic, no root sign: nerve conduction is the test; nothing is missing, and
+    # with no root problem to tell it from, there is nothing to separate: no EMG value card at all.
     obs = [{"display": "Numbness and burning of both feet in a stocking distribution for two years", "date": "2026-11-15"}]
     conds = [{"code": "icd10:E11.9", "display": "Type 2 diabetes mellitus", "onset": "2010-01-01"}]
-    assert _emg_reasons(engine, _patient(NCS_LEG, obs, conds)) == ["polyneuropathy-risk"]
+    assert _emg_reasons(engine, _patient(NCS_LEG, obs, conds)) == []
+    # The same feet with a left S1 root question (the order is for the left leg): the polyneuropathy is now a question to separate, and
+    # nerve conduction alone lacks the needle EMG the root question needs.
+    conds.append({"code": "icd10:M54.17", "display": "Radiculopathy, lumbosacral region", "onset": "2026-06-01"})
+    obs.append({"display": "Left lateral foot numbness, left Achilles reflex absent", "date": "2026-11-15"})
+    reasons = _emg_reasons(engine, _patient(NCS_LEG, obs, conds))
+    assert "polyneuropathy-risk" in reasons and "order-lacks-needle-emg" in reasons
