@@ -74,6 +74,8 @@ CONCEPTS: tuple[ConceptSpec, ...] = (
     _spec("spinal-infection", ("spinal-infection",), ("spinal_infection",)),
     _spec("iv-drug-use", (), ("iv_drug_use",)),
     _spec("cancer", ("cancer",), ("malignancy", "metastasis")),
+    # A cancer code also in this set is not the cancer red flag (reading.red_flags).
+    _spec("non-melanoma-skin-cancer", ("non-melanoma-skin-cancer",), ()),
     _spec("spine-fracture", ("spine-fracture",), ("spine_fracture",)),
     _spec("significant-trauma", (), ("significant_trauma",)),
     # root problem and axial pain
@@ -166,7 +168,10 @@ def condition_facts(condition: Any, vs: ValueSets, birth: PartialDate | None) ->
     code = getattr(condition, "code", None)
     site_text = concept_text(getattr(condition, "bodySite", None))
     texts = [concept_text(code)] + [getattr(n, "text", None) or "" for n in as_list(getattr(condition, "note", None))]
-    return _facts(condition, vs, [code], texts, site_text, certainty, onset, basis, current, date_text)
+    # A provisional verification hedges the diagnosis (the code and its text), not the exam findings its
+    # notes record ("Positive Hoffmann sign on both sides"): those are read at their own words.
+    return _facts(condition, vs, [code], texts, site_text, certainty, onset, basis, current, date_text,
+                  note_certainty=AFFIRMED)
 
 
 def order_reason_facts(order: Any, vs: ValueSets) -> list[Fact]:
@@ -229,7 +234,10 @@ def _observation_absent(observation: Any, vs: ValueSets, value_text: str) -> boo
     return bool(value_text) and bool(_ABSENT_VALUE.match(value_text))
 
 
-def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, current, date_text) -> list[Fact]:
+def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, current, date_text,
+           note_certainty: str | None = None) -> list[Fact]:
+    """``texts[0]`` is the concept's own text, read at ``certainty``; later texts (notes) at ``note_certainty``
+    (default the same). A text fact of a concept the codes already state only enriches the coded fact."""
     facts: list[Fact] = []
     coded_keys: set[str] = set()
     for coding in codings(concepts):
@@ -255,7 +263,8 @@ def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, cu
     for i, text in enumerate(texts):
         if not text or not text.strip():
             continue
-        for fact in _text_facts(resource, text, site_text, certainty, onset, basis, current, date_text):
+        text_certainty = certainty if i == 0 or note_certainty is None else note_certainty
+        for fact in _text_facts(resource, text, site_text, text_certainty, onset, basis, current, date_text):
             if fact.key in coded_keys:
                 # Coded first: the text only adds detail the code lacks (side, roots, levels), and
                 # the code's own label may hedge it ("Right S1 radiculopathy, suspected").

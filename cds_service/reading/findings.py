@@ -1,4 +1,4 @@
-"""Grouping facts into the findings cards use: red flags, root problems, mimics, symptoms."""
+"""Grouping facts into the findings cards use: root problems, mimics, symptoms (red flags: ``.red_flags``)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,10 @@ from .attributes import merge_sides
 from .dates import PartialDate
 from .facts import Fact
 from .levels import level_sort_key
-from .model import ConditionFinding, RedFlag, RootProblem, Symptom, sort_evidence
-from .policy import ReadingPolicy
+from .model import ConditionFinding, RootProblem, Symptom, sort_evidence
+from .red_flags import RED_FLAG_SIGNS, red_flags  # noqa: F401  (the reader's red-flag signs live there)
 from .text import AFFIRMED, HEDGED
 
-#: Fact key -> red-flag category. The sign is the fact key, refined by a value-set subtype for cancer.
-RED_FLAG_SIGNS = {
-    "cauda-equina-syndrome": "cauda-equina",
-    "urinary-retention": "cauda-equina",
-    "urinary-incontinence": "cauda-equina",
-    "bladder-dysfunction": "cauda-equina",
-    "fecal-incontinence": "cauda-equina",
-    "saddle-anesthesia": "cauda-equina",
-    "progressive-weakness": "motor-deficit",
-    "severe-weakness": "motor-deficit",
-    "foot-drop": "motor-deficit",
-    "myelopathy": "myelopathy",
-    "gait-disturbance": "myelopathy",
-    "balance-disturbance": "myelopathy",
-    "hand-clumsiness": "myelopathy",
-    "hyperreflexia": "myelopathy",
-    "hoffmann-sign": "myelopathy",
-    "clonus": "myelopathy",
-    "babinski-sign": "myelopathy",
-    "lhermitte-sign": "myelopathy",
-    "fever": "infection",
-    "spinal-infection": "infection",
-    "iv-drug-use": "infection",
-    "cancer": "cancer",
-    "spine-fracture": "trauma",
-    "significant-trauma": "trauma",
-}
 ROOT_KINDS = ("radiculopathy", "sciatica", "spinal-stenosis", "disc-herniation")
 MIMIC_KINDS = (
     "carpal-tunnel-syndrome", "ulnar-neuropathy", "peroneal-neuropathy", "tarsal-tunnel-syndrome",
@@ -60,80 +33,6 @@ def _earliest(facts: Iterable[Fact]) -> tuple[PartialDate | None, str | None]:
         return None, None
     first = min(dated, key=lambda f: (f.onset.earliest, f.onset_basis != "onset"))
     return first.onset, first.onset_basis
-
-
-def _window(category: str, policy: ReadingPolicy) -> int | None:
-    return {
-        "trauma": policy.recent_trauma_days,
-        "infection": policy.recent_fever_days,
-        "cauda-equina": policy.recent_neuro_days,
-        "motor-deficit": policy.recent_neuro_days,
-    }.get(category)
-
-
-def red_flags(facts: list[Fact], now: datetime, policy: ReadingPolicy) -> tuple[RedFlag, ...]:
-    """Red flags from current facts; cancer history counts whatever its status; trauma when current or recent."""
-    groups: dict[tuple[str, str], list[Fact]] = {}
-    for f in facts:
-        category = RED_FLAG_SIGNS.get(f.key)
-        if category is None:
-            continue
-        window = _window(category, policy)
-        recent = _recent(f.onset, now, window)
-        if category == "cancer":
-            pass  # a past cancer is the red flag (ACP/APS: "history of cancer")
-        elif category == "trauma":
-            if not (f.current or recent):
-                continue
-        elif not f.current:
-            continue
-        if category == "infection" and f.key == "fever" and f.onset is not None and recent is False:
-            continue  # an old fever is not a current infection sign
-        sign = _sign(f)
-        groups.setdefault((category, sign), []).append(f)
-    out = []
-    for (category, sign), group in groups.items():
-        onset, _ = _earliest(group)
-        window = _window(category, policy)
-        recents = [_recent(f.onset, now, window) for f in group]
-        recent = True if True in recents else (False if False in recents else None)
-        out.append(
-            RedFlag(
-                category=category,
-                sign=sign,
-                certainty=_best_certainty(group),
-                onset=onset,
-                recent=recent,
-                current=any(f.current for f in group),
-                evidence=sort_evidence(f.evidence for f in group),
-            )
-        )
-    out.sort(key=lambda r: (list(dict.fromkeys(RED_FLAG_SIGNS.values())).index(r.category), r.sign))
-    return tuple(out)
-
-
-def _sign(f: Fact) -> str:
-    if f.key == "cancer":
-        return {
-            "history": "cancer-history",
-            "malignancy": "malignancy",
-            "bone-metastasis": "bone-metastasis",
-            "metastasis": "metastasis",
-            "spine-tumour": "spine-tumour",
-            "pathological-fracture": "pathological-fracture",
-        }.get(f.subtype or "", "cancer-history" if not f.current else "malignancy")
-    return f.key
-
-
-def _recent(onset: PartialDate | None, now: datetime, window: int | None) -> bool | None:
-    if onset is None or window is None:
-        return None
-    fewest, most = onset.days_before(now)
-    if most <= window:
-        return True
-    if fewest > window:
-        return False
-    return None  # the partial date straddles the window
 
 
 def root_problems(facts: list[Fact], now: datetime) -> tuple[RootProblem, ...]:

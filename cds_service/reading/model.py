@@ -109,7 +109,9 @@ class RedFlag:
 
     category: cauda-equina | motor-deficit | myelopathy | infection | cancer | trauma
     sign: e.g. urinary-retention, saddle-anesthesia, foot-drop, hoffmann-sign,
-    fever, cancer-history, spine-fracture (see ``reading.findings.RED_FLAG_SIGNS``).
+    fever, cancer-history, non-melanoma-skin-cancer, spine-fracture, fragility-fracture
+    (see ``reading.red_flags``). The reader says what the record states; whether it is a red
+    flag now is decided by ``config/guidelines/red-flags.yaml`` (``rules.red_flags``).
     """
 
     category: str
@@ -122,6 +124,11 @@ class RedFlag:
     #: Still current (an active Condition or a recent Observation) vs past history.
     current: bool
     evidence: tuple[Evidence, ...]
+    #: Where the record puts it, when it says: spine region (a coded fracture's, "L3-4 discitis"),
+    #: limb (upper/lower: "left leg weakness") and side. The rules take the urgent study's region from these.
+    region: str | None = None
+    limb: str | None = None
+    side: str | None = None
 
 
 @dataclass(frozen=True)

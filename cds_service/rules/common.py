@@ -27,8 +27,6 @@ MIMIC_ROOTS = {
 }
 REGION_LIMB = {"cervical": "upper", "lumbar": "lower"}
 LIMB_REGION = {"upper": "cervical", "lower": "lumbar"}
-#: Where an urgent MRI should look for each red-flag category (None: the order's own region).
-FLAG_REGION = {"cauda-equina": "lumbar", "myelopathy": "cervical"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,11 @@ def evidence_lines(items: Iterable[Evidence]) -> list[dict]:
         seen.add(key)
         out.append({"type": e.resource_type, "id": e.resource_id, "date": e.date, "text": e.text.rstrip(" ;,:"),
                     "how": e.matched_by})
+    # A quote another line of the same resource already contains ("Abnormal gait" beside "Abnormal gait:
+    # wide-based") says nothing new.
+    out = [x for x in out if not any(y is not x and y["type"] == x["type"] and y["id"] == x["id"] and y["how"] == x["how"]
+                                     and len(y["text"]) > len(x["text"]) and x["text"].lower() in y["text"].lower()
+                                     for y in out)]
     return out[:8]  # the detail stays short; the first items are coded and newest
 
 

@@ -9,6 +9,7 @@ from typing import Mapping
 import yaml
 
 from .precedence import Precedence, load_precedence
+from .red_flag_table import RedFlagTable, load_red_flag_table
 
 
 class RuleConfigError(ValueError):
@@ -41,6 +42,8 @@ class RuleConfig:
     prevalence: Mapping[str, tuple[int, ...]]
     #: Which card silences which (config/guidelines/precedence.yaml).
     precedence: "Precedence" = None  # type: ignore[assignment]
+    #: Red flags: what counts, when, where the urgent study looks (config/guidelines/red-flags.yaml).
+    red_flags: "RedFlagTable" = None  # type: ignore[assignment]
 
     def prevalence_at(self, age: int) -> tuple[int, list[dict]]:
         """The table's column nearest ``age`` (clamped to 20-80) and its rows."""
@@ -92,5 +95,17 @@ def load_rule_config(guidelines_dir: Path) -> RuleConfig:
         precedence = load_precedence(guidelines_dir / "precedence.yaml")
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise RuleConfigError(f"precedence.yaml: {exc}") from None
+    try:
+        red_flags = load_red_flag_table(guidelines_dir / "red-flags.yaml", _bibliography_keys(guidelines_dir))
+    except (OSError, yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RuleConfigError(f"red-flags.yaml: {exc}") from None
     return RuleConfig(**values, urgent_mri=urgent, electrodiagnostic=edx, prevalence_ages=ages, prevalence=findings,
-                      precedence=precedence)
+                      precedence=precedence, red_flags=red_flags)
+
+
+def _bibliography_keys(guidelines_dir: Path) -> set[str] | None:
+    """The keys of config/bibliography.yaml (None without one: the red-flag links are then not checked here)."""
+    path = guidelines_dir.parent / "bibliography.yaml"
+    if not path.exists():
+        return None
+    return set((yaml.safe_load(path.read_text()) or {}).keys())

@@ -19,6 +19,7 @@ from .emg import emg_value_cards
 from .mri import edx_instead_card, lbp_premature_card
 from .pretest import pretest_card
 from .prior import prior_emg_card, prior_mri_card
+from .red_flags import assess as assess_red_flags
 from .red_flags import red_flag_card
 
 __all__ = ["OrderInput", "advise"]
@@ -38,12 +39,14 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
     per_order: list[list[CardSpec]] = []
     for o in orders:
         loc = localise(o, picture, now)
-        specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg, loc, now)]
+        flags = assess_red_flags(o, picture, cfg, now, loc)
+        specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg, loc, now, flags)]
         if o.info.kind == "electrodiagnostic":
             specs += emg_value_cards(o, picture, cfg, now, loc)
             specs.append(pretest_card(o, picture))
         else:
-            specs.append(lbp_premature_card(o, picture, cfg, now))
+            if not flags.any:  # ACR variant 1 is back pain without red flags (a cancer history is one)
+                specs.append(lbp_premature_card(o, picture, cfg, now))
             # An EMG/NCS already among the drafts is advised on by its own cards: do not suggest another.
             if "electrodiagnostic" not in drafted:
                 specs.append(edx_instead_card(o, picture, cfg, now, loc))

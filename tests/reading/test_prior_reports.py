@@ -362,7 +362,12 @@ def _mri_report(conclusion: str, kind: str = "lumbar") -> dict:
 
 
 def test_cord_compression_and_myelomalacia_are_not_called_common_without_symptoms(app):
-    cards = _cards(app, _record([_mri_report(CORD_MRI, "cervical")], MRI_CERVICAL, "cervical"))
+    # Over a year old, the cord finding is no longer the myelopathy red flag (red-flags.yaml sign_days):
+    # the prior-MRI card reads it, and must not call it incidental.
+    report = _mri_report(CORD_MRI, "cervical")
+    report["effectiveDateTime"] = "2025-06-01"
+    cards = _cards(app, _record([report], MRI_CERVICAL, "cervical"))
+    assert not _kind(cards, "red-flag-urgent-evaluation")
     (card,) = _kind(cards, "prior-mri-reading")
     assert "common at age" not in card["summary"] and "not a finding common without symptoms" in card["summary"]
     assert "cord signal change" in card["summary"]
