@@ -134,3 +134,41 @@ def test_no_suggestion_to_add_an_emg_that_is_already_among_the_draft_orders(app)
     with_emg = kinds(body)
     assert "edx-may-answer-mri-question" not in with_emg
     assert {"emg-adds-value", "emg-adds-little"} & set(with_emg)  # the EMG order gets its own advice
+
+
+class _SuppressEverything:
+    """A card policy that (wrongly) suppresses every kind, critical ones included: the pipeline's own guard
+    must still show the critical card."""
+
+    def __init__(self, kinds):
+        self.kinds = set(kinds)
+
+    def suppressed_kinds(self, service_id, patient_id, now):
+        return set(self.kinds)
+
+    def record_issued(self, *args, **kwargs):
+        pass
+
+
+def test_the_pipeline_never_suppresses_a_critical_card_whatever_the_policy_says(app):
+    import dataclasses
+
+    from tests.scenarios.build import build
+
+    engine = app.extensions["cds_engine"]
+    # Cauda equina on a lumbar MRI order (the critical card) beside a warfarin pre-test note on an EMG order.
+    scenario = {"now": "2026-11-26", "hook": "order-sign", "patient": {"birthDate": "1970-01-01", "gender": "male"},
+                "observations": [{"display": "New urinary retention and saddle numbness", "date": "2026-11-26"}],
+                "medications": [{"code": "rxnorm:11289", "display": "Warfarin"}],
+                "orders": [{"code": "cpt:72148", "display": "MRI lumbar spine w/o contrast"},
+                           {"code": "cpt:95886", "display": "EMG/NCS left lower extremity"}]}
+    body = build(scenario)
+    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    service = engine.registry.get("spine-order-sign")
+    shown = [c["source"]["topic"]["code"] for c in call_service(engine, service, body, now=now)["cards"]]
+    assert "red-flag-urgent-evaluation" in shown and "edx-pretest-notes" in shown
+    blocked = dataclasses.replace(engine, policy=_SuppressEverything(engine.cards.kinds))
+    after = [c["source"]["topic"]["code"] for c in call_service(blocked, service, body, now=now)["cards"]]
+    # The policy's suppression works (the non-critical card goes) but the critical card stays.
+    assert "edx-pretest-notes" not in after
+    assert "red-flag-urgent-evaluation" in after

@@ -20,7 +20,7 @@ from .mri import edx_instead_card, lbp_premature_card
 from .pretest import pretest_card
 from .prior import prior_emg_card, prior_mri_card
 from .red_flags import assess as assess_red_flags
-from .red_flags import red_flag_card
+from .red_flags import hedged_flag_card, red_flag_card
 
 __all__ = ["OrderInput", "advise"]
 
@@ -40,7 +40,7 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
     for o in orders:
         loc = localise(o, picture, now)
         flags = assess_red_flags(o, picture, cfg, now, loc)
-        specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg, loc, now, flags)]
+        specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg, loc, now, flags), hedged_flag_card(o, cfg, flags)]
         if o.info.kind == "electrodiagnostic":
             specs += emg_value_cards(o, picture, cfg, now, loc)
             specs.append(pretest_card(o, picture))

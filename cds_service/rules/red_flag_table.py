@@ -51,6 +51,8 @@ class Category:
     rapid: tuple[int, str, re.Pattern] | None
     links: Mapping[str, tuple[str, ...]]
     source: str
+    #: A flag the record gives only as possible: "warn" (a warning card: consider it, add the study) or "ignore".
+    when_hedged: str = "ignore"
 
     def window(self, sign: str) -> int | None:
         return self.sign_days.get(sign, self.new_within_days)
@@ -76,7 +78,7 @@ class RedFlagTable:
 
 _CATEGORY_FIELDS = {"counts_when", "not_critical_when", "supporting", "not_counted", "new_within_days", "sign_days",
                     "stable_does_not_count", "explained_does_not_count", "new_if_within_days", "region", "contrast",
-                    "priority", "rapid", "links", "source"}
+                    "priority", "rapid", "links", "source", "when_hedged"}
 
 
 def load_red_flag_table(path: Path, bibliography_keys: Iterable[str] | None = None) -> RedFlagTable:
@@ -159,6 +161,9 @@ def _category(name: str, e: dict, known_keys: set[str] | None) -> Category:
         raise ValueError(f"{where}.contrast: true or false")
     if not e.get("source"):
         raise ValueError(f"{where}.source: every entry names its source")
+    when_hedged = e.get("when_hedged", "ignore")
+    if when_hedged not in ("warn", "ignore"):
+        raise ValueError(f"{where}.when_hedged: warn or ignore")
     sign_days = e.get("sign_days") or {}
     if any(s not in signs for s in sign_days):
         raise ValueError(f"{where}.sign_days: unknown sign")
@@ -180,4 +185,5 @@ def _category(name: str, e: dict, known_keys: set[str] | None) -> Category:
         rapid=rapid,
         links={k: tuple(v) for k, v in links.items()},
         source=str(e["source"]),
+        when_hedged=when_hedged,
     )

@@ -435,6 +435,49 @@ def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: "RuleConfig", lo
     )
 
 
+HEDGED_KIND = "red-flag-to-consider"
+
+
+def hedged_flag_card(o: OrderInput, cfg: "RuleConfig", found: Assessment) -> CardSpec | None:
+    """A warning for flags the record gives only as possible, in categories whose table entry says warn.
+
+    Never with an urgent card (that one lists them); the order is left alone: the suggestion adds the
+    urgent study beside it, or raises the priority of a drafted MRI of that region.
+    """
+    if found.critical:
+        return None
+    flags = [f for f in found.hedged if cfg.red_flags.get(f.category).when_hedged == "warn"]
+    if not flags:
+        return None
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    primary = max(flags, key=lambda f: (PRIORITIES.index(f.priority), -rank[f.category]))
+    region = primary.region or next((f.region for f in flags if f.region), None)
+    contrast = any(f.contrast for f in flags if f.region in (region, None))
+    priority = primary.priority
+    mri = cfg.urgent_mri[f"{region}-contrast" if contrast else region] if region else None
+    fact = order_fact(o)
+    reason = "Possible " + ", ".join(f.category for f in flags)
+    suggestion = None
+    article = "a STAT" if priority == "stat" else "an urgent"
+    if mri is not None and o.info.kind == "spine-mri" and o.info.region == region:
+        suggestion = Suggestion(label=f"If still suspected: make this MRI {priority}",
+                                actions=(actions.update_order(o.order, f"Set the order's priority to {priority}",
+                                                              priority=priority),))
+    elif mri is not None:
+        suggestion = Suggestion(label=f"If still suspected: add {article} {mri.text}",
+                                actions=(actions.create_order(o.patient_id, mri, priority, reason),))
+    return CardSpec(
+        kind=HEDGED_KIND,
+        context={"order": fact, "flags": [_flag_fact(f) for f in flags],
+                 "study": {"label": mri.text if mri else None, "region": region, "contrast": contrast,
+                           "priority": priority},
+                 "evidence": evidence_lines(e for f in flags for e in f.evidence)},
+        suggestions=(suggestion,) if suggestion else (),
+        reasons=tuple(f"possible-{f.category}" for f in flags),
+        links=tuple(dict.fromkeys(k for f in flags for k in f.links)),
+    )
+
+
 def _suggestion(o: OrderInput, fact: dict, mri, region: str | None, contrast: bool, priority: str, reason: str,
                 imaged: bool) -> tuple[str, Suggestion | None]:
     article = "a STAT" if priority == "stat" else "an urgent"

@@ -59,6 +59,9 @@ def build(scenario: dict, patient_id: str = "pt-1") -> dict:
             res["recordedDate"] = str(c["recorded"])
         if c.get("note"):
             res["note"] = [{"text": c["note"]}]
+        if c.get("verification"):  # provisional | differential | confirmed | refuted | entered-in-error
+            res["verificationStatus"] = {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": c["verification"]}]}
         conditions.append(res)
 
     observations = []

@@ -28,6 +28,19 @@ def suggestion_shape(card: dict) -> list[str]:
     return ["+".join(a["type"] for a in s["actions"]) for s in card.get("suggestions", [])]
 
 
+def created_orders(card: dict) -> list[str]:
+    """What each create action orders, as "code/priority" ("72146/stat"); an update as "update/priority"."""
+    out = []
+    for s in card.get("suggestions", []):
+        for a in s["actions"]:
+            r = a.get("resource") or {}
+            if a["type"] == "create":
+                out.append(f"{r['code']['coding'][0]['code']}/{r.get('priority')}")
+            elif a["type"] == "update" and r.get("priority"):
+                out.append(f"update/{r['priority']}")
+    return out
+
+
 def test_there_are_enough_scenarios_covering_every_card_kind(app):
     assert len(SCENARIOS) >= 25
     kinds = {e["kind"] for s in SCENARIOS for e in s["expect"]}
@@ -48,6 +61,8 @@ def test_scenario(app, scenario):
     for card, expected in zip(cards, scenario["expect"]):
         if "suggestions" in expected:
             assert suggestion_shape(card) == expected["suggestions"]
+        if "orders" in expected:  # the suggested study's code (region, contrast) and priority
+            assert created_orders(card) == expected["orders"]
         if "reasons" in expected:
             reasons = card.get("extension", {}).get("org.example.spine-order-cds.reasons", [])
             assert reasons[: len(expected["reasons"])] == expected["reasons"]
