@@ -123,6 +123,9 @@ class CardTemplate:
     selection_behavior: str
     summary: jinja2.Template
     detail: jinja2.Template | None
+    #: ``summary_short.txt``: said instead when the summary comes out over the limit (long names on both
+    #: sides, several roots), so a summary is never cut mid-phrase and a card is never lost for its length.
+    summary_short: jinja2.Template | None = None
 
 
 class CardLibrary:
@@ -167,6 +170,8 @@ class CardLibrary:
             meta = _CardYamlSchema().load(yaml.safe_load((folder / "card.yaml").read_text()) or {})
             summary = self._env.get_template(f"{folder.name}/summary.txt")
             detail = self._env.get_template(f"{folder.name}/detail.md") if (folder / "detail.md").exists() else None
+            short = (self._env.get_template(f"{folder.name}/summary_short.txt")
+                     if (folder / "summary_short.txt").exists() else None)
         except FileNotFoundError as exc:
             raise CardContentError(f"cards/{folder.name}: missing {Path(exc.filename).name}") from None
         except jinja2.TemplateNotFound as exc:
@@ -190,6 +195,7 @@ class CardLibrary:
             selection_behavior=meta["selection_behavior"],
             summary=summary,
             detail=detail,
+            summary_short=short,
         )
 
     def _source(self, meta: dict) -> dict:
@@ -215,11 +221,14 @@ class CardLibrary:
 
         :raise KeyError: for a card kind with no template folder.
         :raise CardRenderError: when the context lacks a fact the template uses,
-            or the summary comes out empty or over the spec's 140-character limit.
+            or the summary (or, when it is too long, ``summary_short.txt``) comes out empty or over the
+            spec's 140-character limit.
         """
         tpl = self._templates[spec.kind]
         try:
             summary = " ".join(visible_text(tpl.summary.render(**spec.context)).split())
+            if len(summary) > SUMMARY_LIMIT and tpl.summary_short is not None:
+                summary = " ".join(visible_text(tpl.summary_short.render(**spec.context)).split())
             detail = visible_text(tpl.detail.render(**spec.context)).strip() if tpl.detail else None
             if detail:
                 # Templates keep blank lines around blocks for readability; Markdown needs one.
@@ -289,10 +298,19 @@ def markdown_text(text: object) -> str:
     return re.sub(r"^([-+])(?=\s|$)", r"\\\1", text)
 
 
+_PHRASE_END = re.compile(r"[,;:]\s|\s(?:with|and|or|at|of|to|from|in)\s")
+
+
 def _shorten(text: str, width: int = 60) -> str:
-    """Cut free text from the record (order names) so summaries stay under the limit."""
+    """Free text from the record, shortened to ``width`` at the end of a phrase (a comma, "with", "and")
+    when one falls in its last half, else at a word: never mid-word."""
     text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+    if len(text) <= width:
+        return text
+    room = text[: width - 1]
+    ends = [m.start() for m in _PHRASE_END.finditer(room + " ") if m.start() >= width // 2]
+    cut = ends[-1] if ends else (room.rfind(" ") if room.rfind(" ") > width // 3 else width - 1)
+    return room[:cut].rstrip(" ,;:") + "…"
 
 
 _RANK = {indicator: i for i, indicator in enumerate(INDICATORS)}

@@ -43,6 +43,28 @@ def test_missing_fact_and_long_summary_are_render_errors(tmp_path):
         lib.render(CardSpec("greeting", {"who": "x" * 140}))
 
 
+def test_a_summary_too_long_says_the_short_summary_instead(tmp_path):
+    _make_kind(tmp_path, "greeting")
+    (tmp_path / "greeting" / "summary_short.txt").write_text("Hello, {{ who | length }} letters")
+    lib = CardLibrary(tmp_path)
+    assert lib.render(CardSpec("greeting", {"who": "world"}))["summary"] == "Hello world"
+    assert lib.render(CardSpec("greeting", {"who": "x" * 140}))["summary"] == "Hello, 140 letters"
+
+
+@pytest.mark.parametrize("text,width,expected", [
+    ("short enough", 60, "short enough"),
+    # At the end of a phrase in the last half when there is one, never mid-word.
+    ("C6-C7 right foraminal disc osteophyte complex with severe right foraminal stenosis", 60,
+     "C6-C7 right foraminal disc osteophyte complex…"),
+    ("EMG/NCS left lower extremity including paraspinal muscles and H reflexes", 40,
+     "EMG/NCS left lower extremity including…"),
+])
+def test_shortened_record_text_ends_at_a_phrase_or_a_word(text, width, expected):
+    from cds_service.cardbuilder import _shorten
+
+    assert _shorten(text, width) == expected and len(expected) <= width
+
+
 @pytest.mark.parametrize("breakage,message", [
     (lambda f: (f / "summary.txt").unlink(), "summary.txt"),
     (lambda f: (f / "card.yaml").write_text("indicator: loud\nsource: {label: x, topic: y}\n"), "indicator"),

@@ -403,9 +403,16 @@ def _candidates(tallies: dict[str, _Tally]) -> tuple[list[str], list[str]]:
     roots = [k for k in kept if k.startswith("root:")]
     nerves = [k for k in kept if not k.startswith("root:")]
     if nerves:
-        roots = [r for r in roots if r in mimicked or viable[r].specific or
-                 any(all(n not in f.sites for n in nerves) for f in viable[r].support)]
+        roots = [r for r in roots if (r in mimicked and not _only_bilateral_shared(viable[r], nerves)) or
+                 viable[r].specific or any(all(n not in f.sites for n in nerves) for f in viable[r].support)]
     return roots, nerves
+
+
+def _only_bilateral_shared(t: "_Tally", nerves: list[str]) -> bool:
+    """Every finding for the root is a both-sides symptom a kept nerve also explains (numbness of both hands
+    at night beside bilateral carpal tunnel): the same root on both sides is not a question to raise."""
+    return bool(t.support) and all(f.side == "bilateral" and f.modality == SYMPTOM and any(n in f.sites for n in nerves)
+                                   for f in t.support)
 
 
 def _sensory_root(key: str, t: "_Tally") -> bool:

@@ -460,7 +460,10 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
     "babinski_sign": [r"babinski(?:'?s)?(?: sign)?", r"upgoing (?:toes?|plantars?)", r"extensor plantar (?:response|reflex)s?"],
     "lhermitte_sign": [r"lhermitte'?s?(?: sign| phenomenon)?"],
     # infection
-    "fever": [r"fevers?", r"febrile", r"pyrexia"],
+    # A written temperature at or above 38.0 C / 100.4 F (reading.policy fever_celsius, the coded threshold).
+    "fever": [r"fevers?", r"febrile", r"pyrexia",
+              r"(?:temperature|temp|t) (?:of |is |was )?(?:3[89]|4[0-2])(?:[.,]\d)? ?(?:°|degrees )?c(?:elsius)?\b",
+              r"(?:temperature|temp|t) (?:of |is |was )?(?:100[.,][4-9]|10[1-6](?:[.,]\d)?) ?(?:°|degrees )?f(?:ahrenheit)?\b"],
     "spinal_infection": [
         r"(?:vertebral|spinal) osteomyelitis", r"osteomyelitis of the (?:\w+ )?(?:spine|vertebra|vertebrae)",
         r"dis[ck]itis", r"spondylodis[ck]itis", r"(?:spinal )?epidural abscess", r"spinal infection", r"paraspinal abscess",

@@ -53,6 +53,8 @@ class Category:
     source: str
     #: A flag the record gives only as possible: "warn" (a warning card: consider it, add the study) or "ignore".
     when_hedged: str = "ignore"
+    #: Signs that, only possible and alone, make no warning (an equivocal Hoffmann): see the YAML.
+    hedged_alone_ignored: frozenset[str] = frozenset()
 
     def window(self, sign: str) -> int | None:
         return self.sign_days.get(sign, self.new_within_days)
@@ -78,7 +80,8 @@ class RedFlagTable:
 
 _CATEGORY_FIELDS = {"counts_when", "not_critical_when", "supporting", "not_counted", "new_within_days", "sign_days",
                     "stable_does_not_count", "explained_does_not_count", "new_if_within_days", "region", "contrast",
-                    "priority", "rapid", "links", "source", "when_hedged"}
+                    "priority", "rapid", "links", "source", "when_hedged",
+                    "hedged_alone_ignored"}
 
 
 def load_red_flag_table(path: Path, bibliography_keys: Iterable[str] | None = None) -> RedFlagTable:
@@ -186,4 +189,5 @@ def _category(name: str, e: dict, known_keys: set[str] | None) -> Category:
         links={k: tuple(v) for k, v in links.items()},
         source=str(e["source"]),
         when_hedged=when_hedged,
+        hedged_alone_ignored=sign_list("hedged_alone_ignored"),
     )

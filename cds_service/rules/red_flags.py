@@ -16,6 +16,7 @@ a weakness explained by a peripheral lesion? where is the cord problem?). It ret
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable, Mapping
@@ -154,6 +155,7 @@ def _signs(picture: ClinicalPicture, table: RedFlagTable, now: datetime) -> list
         out += _reclassified(f, table)
     out += _mri_cord_signs(picture)
     out += _sensory_level_signs(picture)
+    out += _progressive_motor_signs(picture)
     return out
 
 
@@ -231,6 +233,26 @@ def _sensory_level_signs(picture: ClinicalPicture) -> list[Sign]:
     onset = min((f.onset for f in found if f.onset), key=lambda d: d.earliest, default=None)
     return [Sign("myelopathy", SENSORY_LEVEL, _certainty(evidence, "affirmed"), onset, evidence, "thoracic",
                  trajectory=_trajectory(evidence))]
+
+
+_PROGRESSIVE = next(rx for rx, t in _TRAJECTORY if t == "progressive")
+_PAIN = re.compile(r"\b(?:pain|ache|aching|numb\w*|tingl\w*|burning)\b", re.I)
+
+
+def _progressive_motor_signs(picture: ClinicalPicture) -> list[Sign]:
+    """A graded or named weakness the record calls worsening in the same clause ("EHL 3/5, worsening over the
+    past week"): progressive weakness, whatever words name it. A clause about pain or numbness getting worse
+    does not make the weakness beside it progressive."""
+    out: list[Sign] = []
+    for f in picture.localising:
+        if f.kind != "motor" or f.certainty != "affirmed" or f.trajectory != "progressive" or not f.evidence:
+            continue
+        mention = f.element.split()[0].lower() if f.element else ""
+        clauses = [c for e in f.evidence for c in re.split(r"[;]|\.\s", e.text) if mention and mention in c.lower()]
+        if any(_PROGRESSIVE.search(c) and not _PAIN.search(c) for c in clauses):
+            out.append(Sign("motor-deficit", "progressive-weakness", "affirmed", f.onset, f.evidence,
+                            limb=f.limb, side=f.side, trajectory="progressive"))
+    return out
 
 
 def _current(ctx: _Context, cat: Category, signs: list[Sign], level: str) -> dict[str, Sign]:
@@ -446,7 +468,8 @@ def hedged_flag_card(o: OrderInput, cfg: "RuleConfig", found: Assessment) -> Car
     """
     if found.critical:
         return None
-    flags = [f for f in found.hedged if cfg.red_flags.get(f.category).when_hedged == "warn"]
+    flags = [f for f in found.hedged if cfg.red_flags.get(f.category).when_hedged == "warn"
+             and not all(s.sign in cfg.red_flags.get(f.category).hedged_alone_ignored for s in f.signs)]
     if not flags:
         return None
     rank = {c: i for i, c in enumerate(CATEGORIES)}

@@ -29,7 +29,8 @@ def _script():
 
 def test_the_catalog_covers_every_card_kind_and_some_no_card_cases(demo_app, catalog):
     kinds = set(demo_app.extensions["cds_engine"].cards.kinds)
-    assert len(kinds) == 8
+    # Every card folder is a kind the engine builds (a card no rule raises would never be reviewed in use).
+    assert kinds == {d.name for d in (PROJECT_ROOT / "cards").iterdir() if d.is_dir() and not d.name.startswith("_")}
     shown = {k for p in catalog.patients for hook in HOOKS for k in p.expected[hook]}
     assert shown == kinds
     no_card = [p.id for p in catalog.patients if not any(p.expected[h] for h in HOOKS)]
