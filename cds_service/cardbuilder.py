@@ -57,6 +57,8 @@ class CardSpec:
     reasons: tuple[str, ...] = ()
     #: Bibliography keys of links the rule chose for this card (after the kind's own links).
     links: tuple[str, ...] = ()
+    #: The rule's indicator when the facts raise it above the kind's own (card.yaml); None: the kind's.
+    indicator: str | None = None
 
 
 class _LinkSchema(Schema):
@@ -240,7 +242,7 @@ class CardLibrary:
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
             "summary": summary,
-            "indicator": tpl.indicator,
+            "indicator": spec.indicator if spec.indicator in INDICATORS else tpl.indicator,
             "source": dict(tpl.source),
         }
         if detail:

@@ -45,6 +45,7 @@ from .mri_text import read_mri_text
 from .orders import ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, classify_order
 from .policy import DEFAULT_POLICY, ReadingPolicy
 from .reports import REPORT_VALUESETS, read_reports
+from .mri_safety import neurostimulators, pregnancy
 from .safety import cardiac_devices, fever_readings, labs, medications
 
 __all__ = [
@@ -61,7 +62,8 @@ REQUIRED_VALUESETS = frozenset(
     required_valuesets()
     | set(ORDER_VALUESETS)
     | set(REPORT_VALUESETS)
-    | {"body-temperature", "inr", "platelet-count", "anticoagulant", "antiplatelet", "cardiac-device"}
+    | {"body-temperature", "inr", "platelet-count", "egfr", "pregnancy-test", "anticoagulant", "antiplatelet",
+       "cardiac-device"}
 )
 
 
@@ -116,10 +118,10 @@ def read_record(
             facts.extend(observation_facts(obs, vs, now, policy.observation_lookback_days))
         except ODD_DATA as exc:
             skipped("Observation", exc)
-    # The same odd Observation must not count twice: fever and labs re-read only the coded ones.
+    # The same odd Observation must not count twice: fever, labs and pregnancy tests re-read only the coded ones.
     quiet = lambda *_: None  # noqa: E731
     facts.extend(fever_readings(record.observations, vs, now, policy, quiet))
-    inr, platelets = labs(record.observations, vs, now, policy, quiet)
+    inr, platelets, egfr = labs(record.observations, vs, quiet)
     mri_reports, emg_reports = read_reports(record.diagnostic_reports, vs, skipped)
     anticoagulants, antiplatelets = medications(record.medication_requests, facts, vs, skipped)
     devices = cardiac_devices(record.devices, facts, vs, skipped)
@@ -143,6 +145,10 @@ def read_record(
         diabetes=diabetes[0] if diabetes else None,
         inr=inr,
         platelets=platelets,
+        egfr=egfr,
+        dialysis=condition_findings(facts, ("dialysis",)),
+        pregnancy=pregnancy(facts, record.observations, vs, quiet),
+        neurostimulators=neurostimulators(record.devices, facts, quiet),  # an odd Device counts once (cardiac_devices)
         unread_resources=unread[0],
         localising=_localising(record, now, policy, skipped),
         data_gaps=tuple(g.key for g in record.gaps),

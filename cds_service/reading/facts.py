@@ -109,6 +109,10 @@ CONCEPTS: tuple[ConceptSpec, ...] = (
     _spec("anticoagulant", ("anticoagulant",), ()),
     _spec("antiplatelet", ("antiplatelet",), ()),
     _spec("cardiac-device", ("cardiac-device",), ("cardiac_pacemaker", "cardiac_defibrillator")),
+    # before a spine MRI (coded only: a word "pregnancy" or "dialysis" in a note is too often about something else)
+    _spec("neurostimulator", ("neurostimulator",), ("neurostimulator",)),
+    _spec("dialysis", ("dialysis",), ()),
+    _spec("pregnancy", ("pregnancy",), ()),
 )
 _BY_TEXT: Mapping[str, ConceptSpec] = {t: spec for spec in CONCEPTS for t in spec.text}
 _BY_VALUESET: Mapping[str, tuple[ConceptSpec, ...]] = {

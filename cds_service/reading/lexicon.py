@@ -534,6 +534,11 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
     "cardiac_defibrillator": [r"(?:implantable |implanted )?(?:cardioverter[- ])?defibrillator", r"aicd", r"crt-d", r"s-?icd"],
     "bleeding_disorder": [r"hemophilia", r"haemophilia", r"von willebrand", r"thrombocytopenia", r"coagulopathy", r"bleeding disorder"],
     "lymphedema": [r"lymph(?:o)?edema", r"lymphoedema"],
+    # MRI safety
+    "neurostimulator": [
+        r"neuro-?stimulators?", r"(?:spinal cord|dorsal column|deep brain|vagus nerve|vagal nerve|sacral nerve|"
+        r"peripheral nerve|hypoglossal nerve|occipital nerve) stimulators?", r"scs (?:device|implant|system)",
+    ],
 }
 #: Text that contains a concept word but is not about the patient having it.
 CLINICAL_BLOCKERS: list[str] = [

@@ -198,12 +198,23 @@ class CardiacDevice:
 
 
 @dataclass(frozen=True)
+class Neurostimulator:
+    """An implanted neurostimulator (spinal cord stimulator and others): an MRI safety fact."""
+
+    kind: str  # spinal-cord-stimulator | neurostimulator
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
 class LabValue:
-    kind: str  # inr | platelets
+    kind: str  # inr | platelets | egfr
+    #: Platelets in 10*3/uL; eGFR in mL/min/1.73 m2; INR as a ratio.
     value: float
     unit: str | None
     date: str | None
     evidence: tuple[Evidence, ...]
+    #: "<", "<=", ">", ">=" when the result is a bound ("<15", a Quantity comparator), else None.
+    comparator: str | None = None
 
 
 # --- report readings ----------------------------------------------------------------
@@ -392,6 +403,13 @@ class ClinicalPicture:
     diabetes: ConditionFinding | None
     inr: LabValue | None
     platelets: LabValue | None
+    #: The latest dated eGFR, whatever its age (how recent counts is the rule's: config/guidelines/pretest.yaml).
+    egfr: LabValue | None = None
+    dialysis: tuple[ConditionFinding, ...] = ()
+    #: One finding per current pregnancy Condition or positive pregnancy test (subtype "positive-test"),
+    #: each with its own date (onset): the rules decide which is recent enough.
+    pregnancy: tuple[ConditionFinding, ...] = ()
+    neurostimulators: tuple[Neurostimulator, ...] = ()
     #: Resources that could not be read (odd data); their count only, no content.
     unread_resources: int = 0
     #: Localising findings from problem-list, exam and note text (``cds_service.localisation.reader``).

@@ -22,8 +22,8 @@ class ReadingPolicy:
     observation_lookback_days: int = 365
     #: Body temperature at or above this (Celsius) is fever.
     fever_celsius: float = 38.0
-    #: Labs (INR, platelets) older than this are not reported.
-    lab_lookback_days: int = 90
+    # Labs (INR, platelets, eGFR): the reader gives the latest dated value whatever its age; how recent
+    # a value must be for a note is the pre-test table's (config/guidelines/pretest.yaml).
 
 
 DEFAULT_POLICY = ReadingPolicy()

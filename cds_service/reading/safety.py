@@ -1,4 +1,4 @@
-"""EMG/NCS safety facts: anticoagulants and antiplatelets, implanted cardiac devices, INR, platelets, fever readings."""
+"""Safety facts: anticoagulants and antiplatelets, implanted cardiac devices, INR, platelets, eGFR, fever readings."""
 
 from __future__ import annotations
 
@@ -165,46 +165,104 @@ def _celsius(value: float, unit: str | None) -> float | None:
     return value if 30 <= value <= 45 else None  # no unit: a plausible Celsius body temperature
 
 
+#: Lab kind -> its value set.
+_LABS = (("inr", "inr"), ("platelets", "platelet-count"), ("egfr", "egfr"))
+_STRING_VALUE = re.compile(r"^\s*(<=|>=|<|>|\u2264|\u2265)?\s*(\d{1,7}(?:,\d{3})*(?:[.,]\d+)?)\s*(\S.{0,40})?$")
+_COMPARATOR = {"\u2264": "<=", "\u2265": ">="}
+
+
 def labs(
-    observations: list[Any], vs: ValueSets, now: datetime, policy: ReadingPolicy, skipped: Skipped
-) -> tuple[LabValue | None, LabValue | None]:
-    """(latest INR, latest platelet count in 10*3/uL) within the policy's lookback."""
+    observations: list[Any], vs: ValueSets, skipped: Skipped
+) -> tuple[LabValue | None, LabValue | None, LabValue | None]:
+    """(latest INR, latest platelet count in 10*3/uL, latest eGFR in mL/min/1.73 m2), dated, whatever their age.
+
+    How recent a value must be to count is the pre-test table's (config/guidelines/pretest.yaml), not the reader's.
+    A value may be a bound ("<15" as valueString, or a Quantity comparator): the comparator is kept.
+    """
     latest: dict[str, tuple[PartialDate, LabValue]] = {}
 
     def read(obs: Any) -> None:
         if (getattr(obs, "status", None) or "").lower() in ("entered-in-error", "cancelled"):
             return
-        for kind, name in (("inr", "inr"), ("platelets", "platelet-count")):
+        for kind, name in _LABS:
             hits = match_coded(vs, (name,), getattr(obs, "code", None))
             if not hits:
                 continue
-            q = quantity(getattr(obs, "valueQuantity", None))
             when = choice_date(obs, "effective") or parse_date(getattr(obs, "issued", None))
-            if q is None or when is None or when.days_before(now)[0] > policy.lab_lookback_days:
+            raw = _lab_value(obs)
+            if raw is None or when is None:
                 continue
-            value, unit = q if kind == "inr" else _platelets(*q)
+            number, unit, comparator = raw
+            value, unit = _NORMALISE[kind](number, unit)
             if value is None:
                 continue
             _, entry, coding = hits[0]
             ev = coded_evidence(obs, when.text, entry, coding)
-            lab = LabValue(kind, value, unit, when.text, (ev,))
+            shown = f"{comparator or ''}{number:g}" + (f" {raw[1]}" if raw[1] else "")
+            ev = dataclasses.replace(ev, text=clip(f"{ev.text}: {shown}"))
+            lab = LabValue(kind, value, unit, when.text, (ev,), comparator)
             if kind not in latest or when.latest > latest[kind][0].latest:
                 latest[kind] = (when, lab)
 
     _each(observations, "Observation", skipped, read)
-    return (latest["inr"][1] if "inr" in latest else None, latest["platelets"][1] if "platelets" in latest else None)
+    found = {kind: lab for kind, (_, lab) in latest.items()}
+    return found.get("inr"), found.get("platelets"), found.get("egfr")
+
+
+def _lab_value(obs: Any) -> tuple[float, str | None, str | None] | None:
+    """(number, unit, comparator) of a valueQuantity or a numeric valueString ("<15", "4.8", ">60 mL/min")."""
+    q = getattr(obs, "valueQuantity", None)
+    if q is not None:
+        got = quantity(q)
+        if got is None:
+            return None
+        comparator = getattr(q, "comparator", None)
+        return got[0], got[1], str(comparator) if comparator else None
+    text = getattr(obs, "valueString", None)
+    m = _STRING_VALUE.match(text) if isinstance(text, str) else None
+    if not m:
+        return None
+    digits = m.group(2)
+    digits = digits.replace(",", "") if _THOUSANDS.search(digits) else digits.replace(",", ".")
+    comparator = _COMPARATOR.get(m.group(1), m.group(1))
+    return float(digits), (m.group(3) or "").strip() or None, comparator
+
+
+_THOUSANDS = re.compile(r"\d,\d{3}(?:\D|$)")
+
+
+def _inr(value: float, unit: str | None) -> tuple[float | None, str | None]:
+    # An INR is a ratio; a result in seconds is a prothrombin time, not an INR.
+    u = (unit or "").strip().lower()
+    return (None, None) if u in ("s", "sec", "seconds") else (value, "INR")
 
 
 def _platelets(value: float, unit: str | None) -> tuple[float | None, str]:
     """A platelet count in 10*3/uL (= 10*9/L); counts per uL are divided by 1000."""
-    u = (unit or "").replace(" ", "").lower()
-    if u in ("10*3/ul", "10^3/ul", "k/ul", "10*9/l", "10^9/l", "x10e3/ul", "thou/ul", "10e3/ul"):
+    u = (unit or "").replace(" ", "").lower().replace("\u00b5", "u").replace("\u03bc", "u")
+    if u in ("10*3/ul", "10^3/ul", "k/ul", "10*9/l", "10^9/l", "x10e3/ul", "thou/ul", "10e3/ul", "x10^9/l"):
         return value, "10*3/uL"
     if u in ("/ul", "1/ul", "/mm3", "cells/ul"):
         return value / 1000, "10*3/uL"
-    if not u and value < 2000:
-        return value, "10*3/uL"
+    if not u:
+        # No unit: 150 can only be thousands per uL, 150000 only a count per uL.
+        return (value, "10*3/uL") if value < 2000 else (value / 1000, "10*3/uL")
     return None, "10*3/uL"
+
+
+def _egfr(value: float, unit: str | None) -> tuple[float | None, str]:
+    """An eGFR in mL/min/1.73 m2 (SI mL/s/1.73 m2 times 60); no unit: a plausible value as mL/min."""
+    u = (unit or "").replace(" ", "").lower()
+    if "ml/min" in u:
+        return value, "mL/min/1.73m2"
+    if "ml/s" in u:
+        return value * 60, "mL/min/1.73m2"
+    if not u and 0 <= value <= 250:
+        return value, "mL/min/1.73m2"
+    return None, "mL/min/1.73m2"
+
+
+_NORMALISE = {"inr": _inr, "platelets": _platelets, "egfr": _egfr}
 
 
 def _date_text(d: PartialDate | None) -> str | None:

@@ -9,6 +9,7 @@ from typing import Mapping
 import yaml
 
 from .precedence import Precedence, load_precedence
+from .pretest_table import PretestTable, load_pretest_table
 from .red_flag_table import RedFlagTable, load_red_flag_table
 
 
@@ -44,6 +45,8 @@ class RuleConfig:
     precedence: "Precedence" = None  # type: ignore[assignment]
     #: Red flags: what counts, when, where the urgent study looks (config/guidelines/red-flags.yaml).
     red_flags: "RedFlagTable" = None  # type: ignore[assignment]
+    #: Pre-test notes: thresholds, windows, drug groups (config/guidelines/pretest.yaml).
+    pretest: "PretestTable" = None  # type: ignore[assignment]
 
     def prevalence_at(self, age: int) -> tuple[int, list[dict]]:
         """The table's column nearest ``age`` (clamped to 20-80) and its rows."""
@@ -99,8 +102,12 @@ def load_rule_config(guidelines_dir: Path) -> RuleConfig:
         red_flags = load_red_flag_table(guidelines_dir / "red-flags.yaml", _bibliography_keys(guidelines_dir))
     except (OSError, yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RuleConfigError(f"red-flags.yaml: {exc}") from None
+    try:
+        pretest = load_pretest_table(guidelines_dir / "pretest.yaml")
+    except (OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+        raise RuleConfigError(f"pretest.yaml: {exc}") from None
     return RuleConfig(**values, urgent_mri=urgent, electrodiagnostic=edx, prevalence_ages=ages, prevalence=findings,
-                      precedence=precedence, red_flags=red_flags)
+                      precedence=precedence, red_flags=red_flags, pretest=pretest)
 
 
 def _bibliography_keys(guidelines_dir: Path) -> set[str] | None:

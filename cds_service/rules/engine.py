@@ -43,13 +43,13 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
         specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg, loc, now, flags), hedged_flag_card(o, cfg, flags)]
         if o.info.kind == "electrodiagnostic":
             specs += emg_value_cards(o, picture, cfg, now, loc)
-            specs.append(pretest_card(o, picture))
         else:
             if not flags.any:  # ACR variant 1 is back pain without red flags (a cancer history is one)
                 specs.append(lbp_premature_card(o, picture, cfg, now))
             # An EMG/NCS already among the drafts is advised on by its own cards: do not suggest another.
             if "electrodiagnostic" not in drafted:
                 specs.append(edx_instead_card(o, picture, cfg, now, loc))
+        specs.append(pretest_card(o, picture, cfg, now))  # EMG/NCS bleeding and device notes; spine MRI implant and contrast notes
         specs.append(prior_emg_card(o, picture))
         specs.append(prior_mri_card(o, picture, cfg))
         per_order.append([s for s in specs if s is not None])

@@ -84,7 +84,7 @@ def build(scenario: dict, patient_id: str = "pt-1") -> dict:
 
     medications = []
     for m in scenario.get("medications", []):
-        medications.append({"resourceType": "MedicationRequest", "id": m.get("id") or rid("med"), "status": "active",
+        medications.append({"resourceType": "MedicationRequest", "id": m.get("id") or rid("med"), "status": m.get("status", "active"),
                             "intent": "order", "subject": subject, "authoredOn": str(m.get("date", "2026-01-01")),
                             "medicationCodeableConcept": _coding(m.get("code"), m.get("display"))})
 
