@@ -64,9 +64,11 @@ def place(o: OrderInput, picture: ClinicalPicture, cfg: "RuleConfig", now: datet
     facts = _Facts(o, picture, table, now, flags)
     undecided: list[int] = []
     for v in table.variants:
-        basis = next((b for b in (facts.clause(c, pain) for c in v.when) if b is not None), None)
-        if basis is None:
+        held = [b for b in (facts.clause(c, pain) for c in v.when) if b is not None]
+        if not held:
             continue
+        # Every clause that holds says why (osteoporosis and age 83), each thing once.
+        basis = list({b["kind"]: b for clause in held for b in clause}.values())
         if not v.placeable:
             undecided.append(v.number)
             continue

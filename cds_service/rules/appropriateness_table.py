@@ -208,12 +208,11 @@ def _background(name: str, e: dict, keys: set[str] | None) -> Background:
 
 
 def _variant(i: int, e: dict, background: set[str], thresholds: set[str], keys: set[str] | None) -> Variant:
-    where = f"variants[{i}]"
-    _known(e, _VARIANT, where)
-    number = e.get("variant")
-    if number not in VARIANTS:
-        raise ValueError(f"{where}.variant: 1-7")
+    if not isinstance(e, dict) or e.get("variant") not in VARIANTS:
+        raise ValueError(f"variants[{i}].variant: 1-7")
+    number = e["variant"]
     where = f"variants.{number}"
+    _known(e, _VARIANT, where)
     clauses = []
     for j, c in enumerate(e.get("when") or []):
         cw = f"{where}.when[{j}]"
