@@ -29,7 +29,7 @@ def _script():
 
 def test_the_catalog_covers_every_card_kind_and_some_no_card_cases(demo_app, catalog):
     kinds = set(demo_app.extensions["cds_engine"].cards.kinds)
-    assert len(kinds) == 8
+    assert len(kinds) == 9  # imaging-study-choice added (issue 16 item 2)
     shown = {k for p in catalog.patients for hook in HOOKS for k in p.expected[hook]}
     assert shown == kinds
     no_card = [p.id for p in catalog.patients if not any(p.expected[h] for h in HOOKS)]
