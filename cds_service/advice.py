@@ -104,6 +104,7 @@ def _selected(d: OrderInput, selections: list[str]) -> bool:
 
 
 def advise(orders: list[OrderInput], record: PatientRecord, valuesets: ValueSets, rules: RuleConfig,
-           now: datetime, drafted: frozenset[str] = frozenset()) -> list[CardSpec]:
+           now: datetime, drafted: frozenset[str] = frozenset(), system_actions: list[dict] | None = None) -> list[CardSpec]:
+    """The card specs; with ``system_actions`` given, the orders' PAMA rating actions are appended to it."""
     picture = read_record(record, valuesets, now)
-    return run_rules(orders, picture, rules, now, drafted)
+    return run_rules(orders, picture, rules, now, drafted, system_actions)

@@ -108,12 +108,15 @@ def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: da
     now = now or datetime.now(timezone.utc)
     record = gather_record(service, request, engine.settings)
     drafted = frozenset(d.info.kind for d in drafts)
-    specs = advice.advise(orders, record, engine.valuesets, engine.rules, now, drafted)
+    system_actions: list[dict] = []  # PAMA ratings on the draft orders (Argonaut CDS Hooks for PAMA)
+    specs = advice.advise(orders, record, engine.valuesets, engine.rules, now, drafted, system_actions)
     patient_id = context["patientId"]
     suppressed = engine.policy.suppressed_kinds(service.id, patient_id, now)
     # Red-flag (critical) cards are never suppressed, whatever feedback said before.
     specs = [s for s in specs if s.kind not in suppressed or engine.cards.template(s.kind).indicator == "critical"]
     response: dict[str, Any] = {"cards": sort_cards([engine.cards.render(s) for s in specs])}
+    if system_actions:
+        response["systemActions"] = system_actions
     engine.policy.record_issued(service.id, request["hookInstance"], patient_id, response["cards"], now)
     if record.gaps:
         response["extension"] = {

@@ -20,6 +20,7 @@ from ..valuesets import ValueSets
 from .dates import age_in_years, parse_date
 from .fhir_access import ODD_DATA
 from .emg_text import read_emg_text
+from .entries import record_entries
 from .facts import condition_facts, observation_facts, required_valuesets
 from .findings import MIMIC_KINDS, condition_findings, red_flags, root_problems, symptoms
 from .model import (
@@ -152,5 +153,6 @@ def read_record(
         unread_resources=unread[0],
         localising=_localising(record, now, policy, skipped),
         data_gaps=tuple(g.key for g in record.gaps),
+        entries=record_entries(record.conditions, record.medication_requests, birth, quiet),  # counted above
     )
 

@@ -217,6 +217,28 @@ class LabValue:
     comparator: str | None = None
 
 
+@dataclass(frozen=True)
+class RecordEntry:
+    """A Condition or MedicationRequest as recorded: its codes, words, status and dates.
+
+    For rules that match codes and words of their own table (config/guidelines/imaging-appropriateness.yaml:
+    prior lumbar surgery, osteoporosis, steroid use, immunosuppression) rather than a reader value set.
+    """
+
+    resource_type: str
+    resource_id: str | None
+    #: (canonical system, code, display) of every coding.
+    codes: tuple[tuple[str, str, str | None], ...]
+    #: The code's text and displays, then each note, as written.
+    texts: tuple[str, ...]
+    #: An active Condition (or one with no status and no abatement); an active MedicationRequest.
+    current: bool
+    #: "hedged" for a provisional or differential Condition, else "affirmed".
+    certainty: str
+    #: Onset (Condition) or authoredOn (MedicationRequest); else the recorded date.
+    date: PartialDate | None
+
+
 # --- report readings ----------------------------------------------------------------
 
 
@@ -416,6 +438,8 @@ class ClinicalPicture:
     localising: tuple = ()
     #: Prefetch keys whose data was missing (copied from the record).
     data_gaps: tuple[str, ...] = field(default_factory=tuple)
+    #: Conditions and MedicationRequests as recorded (``reading.entries``), for rules with their own code tables.
+    entries: tuple[RecordEntry, ...] = ()
 
     def red_flags_in(self, category: str) -> tuple[RedFlag, ...]:
         return tuple(f for f in self.red_flags if f.category == category)

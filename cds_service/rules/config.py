@@ -8,6 +8,8 @@ from typing import Mapping
 
 import yaml
 
+from ..bibliography import Bibliography
+from .appropriateness_table import AppropriatenessTable, load_appropriateness_table
 from .precedence import Precedence, load_precedence
 from .pretest_table import PretestTable, load_pretest_table
 from .red_flag_table import RedFlagTable, load_red_flag_table
@@ -47,6 +49,10 @@ class RuleConfig:
     red_flags: "RedFlagTable" = None  # type: ignore[assignment]
     #: Pre-test notes: thresholds, windows, drug groups (config/guidelines/pretest.yaml).
     pretest: "PretestTable" = None  # type: ignore[assignment]
+    #: region -> radiograph order (radiographs first: config/guidelines/imaging-appropriateness.yaml).
+    radiograph: Mapping[str, Orderable] = None  # type: ignore[assignment]
+    #: ACR Low Back Pain variants and PAMA ratings (config/guidelines/imaging-appropriateness.yaml).
+    appropriateness: "AppropriatenessTable" = None  # type: ignore[assignment]
 
     def prevalence_at(self, age: int) -> tuple[int, list[dict]]:
         """The table's column nearest ``age`` (clamped to 20-80) and its rows."""
@@ -89,9 +95,12 @@ def load_rule_config(guidelines_dir: Path) -> RuleConfig:
         raise RuleConfigError(f"{table_path.name}: every finding needs one value per age")
     urgent = _orderables(orderables, "urgent_mri", orderables_path)
     edx = _orderables(orderables, "electrodiagnostic", orderables_path)
+    radiograph = _orderables(orderables, "radiograph", orderables_path)
     for region in ("cervical", "thoracic", "lumbar"):
         if region not in urgent or f"{region}-contrast" not in urgent:
             raise RuleConfigError(f"{orderables_path.name}: urgent_mri needs {region} and {region}-contrast")
+    if set(radiograph) != {"cervical", "thoracic", "lumbar"}:
+        raise RuleConfigError(f"{orderables_path.name}: radiograph needs cervical, thoracic and lumbar")
     if set(edx) != {"upper", "lower"}:
         raise RuleConfigError(f"{orderables_path.name}: electrodiagnostic needs upper and lower")
     try:
@@ -106,8 +115,14 @@ def load_rule_config(guidelines_dir: Path) -> RuleConfig:
         pretest = load_pretest_table(guidelines_dir / "pretest.yaml")
     except (OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
         raise RuleConfigError(f"pretest.yaml: {exc}") from None
+    try:
+        appropriateness = load_appropriateness_table(guidelines_dir / "imaging-appropriateness.yaml",
+                                                     _bibliography_links(guidelines_dir))
+    except (OSError, yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RuleConfigError(f"imaging-appropriateness.yaml: {exc}") from None
     return RuleConfig(**values, urgent_mri=urgent, electrodiagnostic=edx, prevalence_ages=ages, prevalence=findings,
-                      precedence=precedence, red_flags=red_flags, pretest=pretest)
+                      precedence=precedence, red_flags=red_flags, pretest=pretest, radiograph=radiograph,
+                      appropriateness=appropriateness)
 
 
 def _bibliography_keys(guidelines_dir: Path) -> set[str] | None:
@@ -116,3 +131,11 @@ def _bibliography_keys(guidelines_dir: Path) -> set[str] | None:
     if not path.exists():
         return None
     return set((yaml.safe_load(path.read_text()) or {}).keys())
+
+
+def _bibliography_links(guidelines_dir: Path) -> dict[str, str | None] | None:
+    """Key -> address (the DOI's) of config/bibliography.yaml (None without one)."""
+    path = guidelines_dir.parent / "bibliography.yaml"
+    if not path.exists():
+        return None
+    return {source.key: source.link for source in Bibliography.load(path)}

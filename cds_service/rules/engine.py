@@ -15,8 +15,9 @@ from ..localisation.localise import localise
 from ..reading.model import ClinicalPicture
 from .common import OrderInput
 from .config import RuleConfig
+from .appropriateness import appropriateness_card, place, rating_action
 from .emg import emg_value_cards
-from .mri import edx_instead_card, lbp_premature_card
+from .mri import edx_instead_card
 from .pretest import pretest_card
 from .prior import prior_emg_card, prior_mri_card
 from .red_flags import assess as assess_red_flags
@@ -29,12 +30,13 @@ __all__ = ["OrderInput", "advise"]
 
 
 def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, now: datetime,
-           drafted: frozenset[str] = frozenset()) -> list[CardSpec]:
+           drafted: frozenset[str] = frozenset(), system_actions: list[dict] | None = None) -> list[CardSpec]:
     """The cards for these orders, in the order they were decided (the pipeline sorts by indicator).
 
     Every rule decides its card on its own, from the picture and the order's localisation; which
     card then silences which is the table of ``config/guidelines/precedence.yaml``.
     ``drafted``: order kinds among all the draft orders, selected or not.
+    ``system_actions``: when given, each rated imaging order's PAMA rating action is appended to it.
     """
     per_order: list[list[CardSpec]] = []
     for o in orders:
@@ -44,8 +46,12 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
         if o.info.kind == "electrodiagnostic":
             specs += emg_value_cards(o, picture, cfg, now, loc)
         else:
-            if not flags.any:  # ACR variant 1 is back pain without red flags (a cancer history is one)
-                specs.append(lbp_premature_card(o, picture, cfg, now))
+            # The ACR Low Back Pain variant decides the premature or study-choice card and the PAMA rating.
+            placed = place(o, picture, cfg, now, flags)
+            specs.append(appropriateness_card(o, picture, cfg, now, placed))
+            action = rating_action(o, placed, cfg) if system_actions is not None else None
+            if action is not None:
+                system_actions.append(action)
             # An EMG/NCS already among the drafts is advised on by its own cards: do not suggest another.
             if "electrodiagnostic" not in drafted:
                 specs.append(edx_instead_card(o, picture, cfg, now, loc))
