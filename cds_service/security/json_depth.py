@@ -37,3 +37,16 @@ def max_depth_of(body: bytes) -> int:
 
 def exceeds_depth(body: bytes, max_depth: int) -> bool:
     return max_depth_of(body) > max_depth
+
+
+def is_utf8_json(body: bytes) -> bool:
+    """Whether ``body`` is JSON text in UTF-8 as RFC 8259 requires: no BOM, not UTF-16/32.
+
+    ``json.loads`` accepts bytes in UTF-16 and UTF-32 (with or without a BOM) and a UTF-8
+    BOM; this scan and the rest of the service read UTF-8 only, so those are refused
+    (415) before anything is parsed. Valid UTF-8 itself is checked by the decoder.
+    """
+    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return False
+    # JSON text starts with ASCII (whitespace or a value); UTF-16/32 put a NUL in the first 4 bytes.
+    return b"\x00" not in body[:4]
