@@ -86,6 +86,16 @@ class Settings:
     cors_allow_private_network: bool = False
     log_level: str = "INFO"
 
+    # --- work per call (issue 17): over a limit, 413 naming it -------------------
+    #: Draft orders (and order-select selections) in one call.
+    max_draft_orders: int = 50
+    #: Resources in one prefetch key's Bundle.
+    max_prefetch_resources_per_key: int = 2000
+    #: Characters of DiagnosticReport text (conclusion and attachments) in one call's record.
+    max_report_text_chars: int = 2_000_000
+    #: Cards in one response (the most urgent first); the service's rule is a few cards.
+    max_cards: int = 5
+
     # --- content: service definitions, card templates, value sets --------------
     content_dir: Path = PROJECT_ROOT
     #: Characters of free text whose readings each worker keeps in memory (reading/memo.py); 0: off.
