@@ -118,6 +118,11 @@ class Settings:
     fhir_max_parallel: int = 8
     #: A FHIR response body larger than this (decoded) is dropped as a gap.
     fhir_max_response_bytes: int = 20 * 1024 * 1024
+    #: Bytes all FHIR responses of one hook call may total (counted while streaming); past it
+    #: the query stops and its key is a data gap (call-byte-budget).
+    fhir_call_max_bytes: int = 8 * 1024 * 1024
+    #: Bundle entries all FHIR responses of one hook call may total (call-entry-budget past it).
+    fhir_call_max_entries: int = 5000
 
     # --- security (issue 6) ----------------------------------------------------
     #: Local demos only: accept calls without a JWT (logs a warning on every call).
