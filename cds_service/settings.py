@@ -72,11 +72,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
-    #: 1: sync workers, one call at a time each (CPU-bound work; see docs/operations.md).
+    #: Request threads per worker (ops/worker.py); 1: one call at a time each (CPU-bound work;
+    #: see docs/operations.md). Slow clients take no thread whatever this is.
     threads: int = 1
     timeout: int = 30
     graceful_timeout: int = 10
     keepalive: int = 5
+    #: Seconds a client has to send a whole request (head and body) once it has connected (or, on a
+    #: kept-alive connection, once it has begun); then the connection is closed (408). No thread waits.
+    request_read_timeout: float = 10.0
 
     # --- HTTP edge ------------------------------------------------------------
     max_body_bytes: int = 10 * 1024 * 1024
