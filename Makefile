@@ -3,13 +3,17 @@
 #   make test   run the whole test suite (what .ci/run runs)
 VENV   ?= .venv
 PYTHON ?= python3
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-test.lock | cksum | cut -d' ' -f1)
+PIP    := $(VENV)/bin/pip --disable-pip-version-check
 
-.PHONY: run test install clean
+.PHONY: run test install lock audit clean
 
-$(STAMP): pyproject.toml
+# Dependencies come from the lock file, every file checked against its hash; then the
+# project itself, without dependencies (all of them are in the lock).
+$(STAMP): pyproject.toml requirements-test.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP) install --quiet --require-hashes -r requirements-test.lock
+	$(PIP) install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +26,19 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# Re-pin after a change of pyproject.toml: requirements.lock (the image) and
+# requirements-test.lock (CI and developers), with the hashes of every file on PyPI.
+lock:
+	test -x $(VENV)/bin/uv || $(PIP) install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 \
+	  --custom-compile-command "make lock" -q -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --generate-hashes --universal --python-version 3.11 \
+	  --custom-compile-command "make lock" -q -o requirements-test.lock
+
+# The locked versions against known vulnerabilities (docs/security.md, "Dependency audit").
+audit: $(STAMP)
+	$(VENV)/bin/python scripts/audit_dependencies.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -276,6 +276,13 @@ class CardLibrary:
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")
 #: Bare URLs that GitHub-flavoured renderers would turn into links.
 _MD_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=\bwww)(\.)")
+#: The "@" of an e-mail address. Backslash escapes do not stop cmark-gfm's autolink extension (it
+#: reads the text after escapes are resolved, so "a\@b.org" still becomes a mailto: link): the
+#: address gets the fullwidth commercial at U+FF20 instead, which reads the same and links nowhere.
+_MD_EMAIL_AT = re.compile(r"(?<=[A-Za-z0-9._%+\-])@(?=[A-Za-z0-9\-])")
+#: A dot inside a name ("example.org", "evil.co/path"): linkify-style renderers link bare domains;
+#: an escaped dot renders as a dot and breaks the domain for them (decimals such as 3.5 are left alone).
+_MD_DOMAIN_DOT = re.compile(r"(?<=[A-Za-z0-9\-])\.(?=[A-Za-z])")
 
 
 #: Characters that change how text is shown without being seen: bidirectional overrides and isolates
@@ -295,6 +302,8 @@ def markdown_text(text: object) -> str:
     text = " ".join(str(text).split())  # a newline could start a heading or a list
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _MD_AUTOLINK.sub(lambda m: "\\" + m.group(0), text)
+    text = _MD_EMAIL_AT.sub("\uff20", text)
+    text = _MD_DOMAIN_DOT.sub(r"\\.", text)
     if re.match(r"\d+[.)](\s|$)", text):  # "1. text" would start an ordered list: escape its dot
         return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
     return re.sub(r"^([-+])(?=\s|$)", r"\\\1", text)

@@ -24,7 +24,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,
         "threads": settings.threads,
-        "worker_class": "gthread" if settings.threads > 1 else "sync",
+        # gthread's worker that reads each request whole in its poller before a thread gets it,
+        # so slow clients hold no thread (ops/worker.py); threads=1 computes one call at a time.
+        "worker_class": "cds_service.ops.worker.BufferingWorker",
         "timeout": settings.timeout,
         "graceful_timeout": settings.graceful_timeout,
         "keepalive": settings.keepalive,

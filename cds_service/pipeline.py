@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from . import advice, compute
-from .cardbuilder import CardLibrary, sort_cards
+from .cardbuilder import CardLibrary, CardSpec, sort_cards
 from .fhir import gather_record
+from .limits import CallLimits, check_request
 from .orders import extract_orders
 from .protocol import validate_hook_request
 from .reading import check_valuesets
@@ -63,6 +64,7 @@ class Engine:
     valuesets: ValueSets
     rules: RuleConfig
     policy: CardPolicy = field(default_factory=NullCardPolicy)
+    limits: CallLimits = field(default_factory=CallLimits)
 
 
 def load_engine(settings: Settings, policy: CardPolicy | None = None) -> Engine:
@@ -80,6 +82,7 @@ def load_engine(settings: Settings, policy: CardPolicy | None = None) -> Engine:
         valuesets=valuesets,
         rules=load_rule_config(settings.content_dir / "config" / "guidelines"),
         policy=policy or NullCardPolicy(),
+        limits=CallLimits.from_settings(settings),
     )
 
 
@@ -94,6 +97,7 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
 
 
 def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None) -> dict:
+    check_request(body, engine.limits)  # a count before any work: 413 over a limit
     request = validate_hook_request(body, service.hook)
     context = request["context"]
     selections = context.get("selections") if service.hook == "order-select" else None
@@ -114,6 +118,11 @@ def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: da
     suppressed = engine.policy.suppressed_kinds(service.id, patient_id, now)
     # Red-flag (critical) cards are never suppressed, whatever feedback said before.
     specs = [s for s in specs if s.kind not in suppressed or engine.cards.template(s.kind).indicator == "critical"]
+    # The most urgent first, then at most max_cards (each card kind is rendered once it is kept).
+    specs = sort_specs(specs, engine.cards)
+    if len(specs) > engine.limits.cards:
+        log.info("cards cut to max_cards: service=%s kept=%d of=%d", service.id, engine.limits.cards, len(specs))
+        specs = specs[: engine.limits.cards]
     response: dict[str, Any] = {"cards": sort_cards([engine.cards.render(s) for s in specs])}
     if system_actions:
         response["systemActions"] = system_actions
@@ -123,3 +132,9 @@ def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: da
             DATA_GAPS_EXTENSION: [{"prefetchKey": g.key, "reason": g.reason} for g in record.gaps]
         }
     return response
+
+
+def sort_specs(specs: list[CardSpec], cards: CardLibrary) -> list[CardSpec]:
+    """Card specs in the order their cards will show: critical > warning > info, the rules' order kept."""
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    return sorted(specs, key=lambda s: rank[cards.template(s.kind).indicator])

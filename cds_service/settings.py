@@ -72,11 +72,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
-    #: 1: sync workers, one call at a time each (CPU-bound work; see docs/operations.md).
+    #: Request threads per worker (ops/worker.py); 1: one call at a time each (CPU-bound work;
+    #: see docs/operations.md). Slow clients take no thread whatever this is.
     threads: int = 1
     timeout: int = 30
     graceful_timeout: int = 10
     keepalive: int = 5
+    #: Seconds a client has to send a whole request (head and body) once it has connected (or, on a
+    #: kept-alive connection, once it has begun); then the connection is closed (408). No thread waits.
+    request_read_timeout: float = 10.0
 
     # --- HTTP edge ------------------------------------------------------------
     max_body_bytes: int = 10 * 1024 * 1024
@@ -85,6 +89,16 @@ class Settings:
     #: Hooks sandbox) may call a service on localhost. Local demos only.
     cors_allow_private_network: bool = False
     log_level: str = "INFO"
+
+    # --- work per call (issue 17): over a limit, 413 naming it -------------------
+    #: Draft orders (and order-select selections) in one call.
+    max_draft_orders: int = 50
+    #: Resources in one prefetch key's Bundle.
+    max_prefetch_resources_per_key: int = 2000
+    #: Characters of DiagnosticReport text (conclusion and attachments) in one call's record.
+    max_report_text_chars: int = 2_000_000
+    #: Cards in one response (the most urgent first); the service's rule is a few cards.
+    max_cards: int = 5
 
     # --- content: service definitions, card templates, value sets --------------
     content_dir: Path = PROJECT_ROOT
@@ -108,6 +122,11 @@ class Settings:
     fhir_max_parallel: int = 8
     #: A FHIR response body larger than this (decoded) is dropped as a gap.
     fhir_max_response_bytes: int = 20 * 1024 * 1024
+    #: Bytes all FHIR responses of one hook call may total (counted while streaming); past it
+    #: the query stops and its key is a data gap (call-byte-budget).
+    fhir_call_max_bytes: int = 8 * 1024 * 1024
+    #: Bundle entries all FHIR responses of one hook call may total (call-entry-budget past it).
+    fhir_call_max_entries: int = 5000
 
     # --- security (issue 6) ----------------------------------------------------
     #: Local demos only: accept calls without a JWT (logs a warning on every call).

@@ -42,7 +42,8 @@ def _json_body() -> Any:
     if not raw.strip():
         raise InvalidRequest("The request body is empty.", {"_body": ["Expected a JSON object."]})
     try:
-        return json.loads(raw)
+        # Decoded here as UTF-8, so the parser never guesses another encoding from the bytes.
+        return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidRequest("The body is not UTF-8 text.", {"_body": ["Expected UTF-8 JSON."]}) from None
     except json.JSONDecodeError as exc:
@@ -63,7 +64,12 @@ def discovery():
 def call_service(service_id: str):
     engine = _engine()
     service = engine.registry.get(service_id)  # 404 before the body is read
-    return jsonify(run_call(engine, service, _json_body()))
+    body = _json_body()
+    try:
+        return jsonify(run_call(engine, service, body))
+    except RecursionError:
+        # Within json_max_depth nothing recurses this deep; a refusal, never a 500, if one does.
+        raise InvalidRequest("The body is nested too deeply.", {"_body": ["JSON nesting too deep."]}) from None
 
 
 @bp.post("/cds-services/<service_id>/feedback")

@@ -1,3 +1,4 @@
+import re
 import uuid
 from pathlib import Path
 
@@ -123,6 +124,40 @@ def test_markdown_text_escapes_everything_that_could_become_markup():
         assert "<" not in inner.replace("&lt;", ""), (text, html)  # no element but the one list item
 
 
+#: Record text a GitHub-flavoured renderer would turn into links (issue 17: mailto: under cmark-gfm).
+LINKY = ("Contact j.doe@example.org or mailto:ward7@hospital.example.org, xmpp:desk@im.example.org/r, "
+         "see example.com, evil.co/path, www.evil.example, https://evil.example/x and HTTP://X.Y")
+
+
+def _render_gfm(markdown: str) -> str:
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    # GitHub's renderer: tables, strikethrough, autolinks (www., URLs, e-mail), raw HTML kept.
+    return cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+
+
+RENDERERS = {"commonmark+linkify": _render_html, "gfm (cmark-gfm)": _render_gfm}
+
+
+@pytest.mark.parametrize("render", list(RENDERERS.values()), ids=list(RENDERERS))
+@pytest.mark.parametrize("text", [HOSTILE, LINKY, "j.doe@example.org", "<a@b.co>", "user+tag@sub.example.com."])
+def test_markdown_text_makes_no_link_under_commonmark_or_gfm(render, text):
+    from cds_service.cardbuilder import markdown_text
+
+    html = render("- " + markdown_text(text))
+    inner = html.replace("<ul>\n<li>", "", 1).replace("</li>\n</ul>\n", "", 1)
+    assert "<" not in inner.replace("&lt;", ""), (text, html)
+    assert "href" not in html, html
+
+
+def test_markdown_text_keeps_the_words_and_decimals():
+    from cds_service.cardbuilder import markdown_text
+
+    assert _render_gfm(markdown_text("L4-L5 disc 3.5 mm. Call j.doe@example.org")) == \
+        "<p>L4-L5 disc 3.5 mm. Call j.doe\uff20example.org</p>\n"
+
+
 def test_hostile_record_text_stays_text_in_every_card_kind(app):
     """Condition names, report text and order names from the record render as literal text."""
     import copy
@@ -133,7 +168,7 @@ def test_hostile_record_text_stays_text_in_every_card_kind(app):
     for scenario in SCENARIOS:
         scenario = copy.deepcopy(scenario)
         for c in scenario.get("conditions", []):
-            c["display"] = f"{c.get('display', '')} {HOSTILE}"
+            c["display"] = f"{c.get('display', '')} {HOSTILE} {LINKY}"
         for r in scenario.get("reports", []):
             for field in ("conclusion", "text"):
                 if r.get(field):
@@ -142,6 +177,9 @@ def test_hostile_record_text_stays_text_in_every_card_kind(app):
             o["display"] = f"{o.get('display', '')} {HOSTILE}"
         for card in run_scenario(app, scenario)["cards"]:
             kinds.add(card["source"]["topic"]["code"])
+            for html in (_render_html(card["detail"]), _render_gfm(card["detail"])):
+                hrefs = re.findall(r'href="([^"]*)"', html)
+                assert not [h for h in hrefs if re.search(r"(?i)mailto|xmpp|example\.|evil|x\.y", h)], hrefs
             html = _render_html(card["detail"])
             assert "<img" not in html, card["detail"]
             assert 'href="javascript' not in html and "evil.example\"" not in html, card["detail"]

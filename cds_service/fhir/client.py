@@ -41,6 +41,46 @@ RETRY_PAUSE = 0.02
 _CHUNK = 64 * 1024
 
 
+class CallBudget:
+    """What all FHIR queries of one hook call may read together: bytes and Bundle entries.
+
+    Shared by the call's fetch threads (a lock guards the counts). Bytes are taken as each chunk
+    arrives, so a query stops reading the moment the call's total is spent, whatever the
+    response's own size; entries are taken per page. ``max_response_bytes`` per response,
+    pages per query and parallel queries do not multiply past these totals.
+    """
+
+    def __init__(self, max_bytes: int, max_entries: int):
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self.bytes = 0
+        self.entries = 0
+        self._lock = threading.Lock()
+
+    def fits(self, n: int) -> bool:
+        with self._lock:
+            return self.bytes + n <= self.max_bytes
+
+    def take_bytes(self, n: int) -> None:
+        """:raise FetchFailed: ``call-byte-budget`` when the call's bytes are spent."""
+        with self._lock:
+            self.bytes += n
+            if self.bytes > self.max_bytes:
+                raise FetchFailed("call-byte-budget")
+
+    def take_entries(self, n: int) -> None:
+        """:raise FetchFailed: ``call-entry-budget`` when the call's entries are spent."""
+        with self._lock:
+            self.entries += n
+            if self.entries > self.max_entries:
+                raise FetchFailed("call-entry-budget")
+
+
+def _entry_count(bundle: dict) -> int:
+    found = bundle.get("entry") if bundle.get("resourceType") == "Bundle" else None
+    return len(found) if isinstance(found, list) else 1
+
+
 class FetchFailed(Exception):
     """A read failed; ``reason`` is a fixed code, the message holds nothing else."""
 
@@ -116,6 +156,7 @@ class FhirClient:
         max_pages: int = 5,
         max_retries: int = 1,
         max_bytes: int = 20 * 1024 * 1024,
+        budget: CallBudget | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self._auth = _BearerAuth(token)
@@ -125,9 +166,12 @@ class FhirClient:
         self.max_pages = max(1, max_pages)
         self.max_retries = max(0, max_retries)
         self.max_bytes = max_bytes
+        #: The call's totals; None: each response bounded by max_bytes only.
+        self.budget = budget
 
     @classmethod
     def from_settings(cls, access: ServerAccess, settings: Settings, session: requests.Session | None = None):
+        """A client for one hook call, with that call's byte and entry budget."""
         return cls(
             access.base_url,
             access.token,
@@ -137,6 +181,7 @@ class FhirClient:
             max_pages=settings.fhir_max_pages,
             max_retries=settings.fhir_max_retries,
             max_bytes=settings.fhir_max_response_bytes,
+            budget=CallBudget(settings.fhir_call_max_bytes, settings.fhir_call_max_entries),
         )
 
     def __repr__(self) -> str:
@@ -245,20 +290,24 @@ class FhirClient:
             raise FetchFailed("unexpected-response")
         if data["resourceType"] == "OperationOutcome":
             raise FetchFailed("operation-outcome")
+        if self.budget is not None:
+            self.budget.take_entries(_entry_count(data))
         return data
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchFailed("too-large")
-        chunks: list[bytes] = []
-        size = 0
+        if declared.isdigit() and self.budget is not None and not self.budget.fits(int(declared)):
+            raise FetchFailed("call-byte-budget")  # refused before a byte of it is read
+        body = bytearray()  # one buffer: no list of chunks joined into a second copy
         try:
             for chunk in response.iter_content(_CHUNK):
-                size += len(chunk)
-                if size > self.max_bytes:
+                if self.budget is not None:
+                    self.budget.take_bytes(len(chunk))  # counted as it streams in
+                body += chunk
+                if len(body) > self.max_bytes:
                     raise FetchFailed("too-large")
-                chunks.append(chunk)
                 if time.monotonic() > deadline:
                     raise FetchFailed("budget-exceeded")
         except requests.exceptions.ConnectionError as exc:
@@ -269,4 +318,4 @@ class FhirClient:
         except requests.exceptions.RequestException:
             # Broken chunked encoding or gzip: the body is cut; the GET may be retried.
             raise FetchFailed("broken-response", retryable=True) from None
-        return b"".join(chunks)
+        return body

@@ -40,6 +40,9 @@ GAP_REASONS = {
     "operation-outcome": "the answer was (or held) an error OperationOutcome",
     "too-large": "the answer exceeded fhir_max_response_bytes",
     "budget-exceeded": "the hook call's time budget ran out first",
+    "call-byte-budget": "the hook call's FHIR responses reached fhir_call_max_bytes together",
+    "call-entry-budget": "the hook call's FHIR responses reached fhir_call_max_entries together",
+    "report-text-limit": "fetched reports past max_report_text_chars were left out",
     "internal-error": "a bug in this service (logged with its type)",
     # partial data
     "page-limit": "partial: more searchset pages than fhir_max_pages",

@@ -24,6 +24,7 @@ import requests
 
 from .. import compute
 from ..errors import PreconditionFailed
+from ..limits import report_text_chars
 from ..record import DataGap, PatientRecord
 from ..registry import ServiceDefinition
 from ..settings import Settings
@@ -54,8 +55,11 @@ class _KeyResult:
 class _RecordBuilder:
     """Parses bodies into the record: validates, de-duplicates, checks the patient."""
 
-    def __init__(self, patient_id: str | None):
+    def __init__(self, patient_id: str | None, max_report_text_chars: int | None = None):
         self.record = PatientRecord()
+        #: Report text filed so far, and how much a call may file (max_report_text_chars).
+        self.report_text = 0
+        self.max_report_text = max_report_text_chars
         self.patient_id = patient_id
         self._seen: set[tuple[str, str]] = set()
         #: key -> why -> count of resources skipped.
@@ -95,6 +99,14 @@ class _RecordBuilder:
             rid = raw.get("id")
             if isinstance(rid, str) and (rtype, rid) in self._seen:
                 continue  # overlapping pages, or the same resource under two keys
+            if self.max_report_text is not None and rtype == "DiagnosticReport":
+                text = report_text_chars(raw)
+                if self.report_text + text > self.max_report_text:
+                    # Fetched reports past the call's text budget are not read (the prefetch got 413).
+                    self._skip(key_plan.key, "report-text-limit")
+                    gap = gap or "report-text-limit"
+                    continue
+                self.report_text += text
             try:
                 model = parse_for_record(raw)
             except InvalidResource:
@@ -146,7 +158,7 @@ def gather_record(
     patient_id = context.get("patientId") if isinstance(context.get("patientId"), str) else None
     plans = plan(service.prefetch, request)
     results = {p.key: _KeyResult() for p in plans}
-    builder = _RecordBuilder(patient_id)
+    builder = _RecordBuilder(patient_id, settings.max_report_text_chars)
 
     client, access_reason = _client(service, plans, request, settings, session)
     jobs = _schedule(plans, results, client, access_reason, deadline)

@@ -15,12 +15,12 @@ import logging
 
 from flask import Flask, g, request
 
-from cds_service.errors import InvalidRequest
+from cds_service.errors import InvalidRequest, UnsupportedMediaType
 from cds_service.security.client_jwt import CdsClient, ClientJwtVerifier
 from cds_service.security.errors import AuthUnavailable, Unauthorized, register_auth_error_handler
 from cds_service.security.headers import add_security_headers
 from cds_service.security.issuers import parse_trusted_issuers
-from cds_service.security.json_depth import exceeds_depth
+from cds_service.security.json_depth import exceeds_depth, is_utf8_json
 from cds_service.security.jwks import JwksCache
 from cds_service.security.replay import ReplayCache, SQLiteReplayCache
 from cds_service.security.request_auth import (
@@ -88,8 +88,9 @@ def build_verifier(settings: Settings, replay_cache: ReplayCache | None = None) 
 
 
 def _check_settings(settings: Settings) -> None:
-    if settings.json_max_depth < 1:
-        raise SettingsError("setting json_max_depth (CDS_JSON_MAX_DEPTH): must be at least 1")
+    if not 1 <= settings.json_max_depth <= 256:
+        # Deeper than a few hundred levels, Python code walking the body could hit its recursion limit.
+        raise SettingsError("setting json_max_depth (CDS_JSON_MAX_DEPTH): 1 to 256")
     if not 0 <= settings.jwt_clock_skew_seconds <= 300:
         raise SettingsError("setting jwt_clock_skew_seconds (CDS_JWT_CLOCK_SKEW_SECONDS): 0 to 300")
     base = settings.public_base_url
@@ -140,7 +141,13 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
     def _limit_json_depth():
         if request.method in ("POST", "PUT", "PATCH") and request.is_json:
             # get_data caches the body for the JSON parser and obeys MAX_CONTENT_LENGTH.
-            if exceeds_depth(request.get_data(cache=True), max_depth):
+            body = request.get_data(cache=True)
+            # The scan reads UTF-8 bytes; json.loads would also take UTF-16/32, whose code units
+            # can hide quotes and brackets from it. JSON between systems is UTF-8 (RFC 8259 8.1).
+            charset = (request.mimetype_params.get("charset") or "utf-8").lower()
+            if charset not in ("utf-8", "utf8") or not is_utf8_json(body):
+                raise UnsupportedMediaType("Send the JSON body as UTF-8 (RFC 8259), without a byte order mark.")
+            if exceeds_depth(body, max_depth):
                 raise InvalidRequest(f"JSON body is nested deeper than {max_depth} levels.")
         return None
 

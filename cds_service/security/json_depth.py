@@ -7,6 +7,7 @@ of the raw bytes finds it first, without building any objects.
 
 from __future__ import annotations
 
+import json
 from array import array
 from itertools import accumulate
 
@@ -37,3 +38,14 @@ def max_depth_of(body: bytes) -> int:
 
 def exceeds_depth(body: bytes, max_depth: int) -> bool:
     return max_depth_of(body) > max_depth
+
+
+def is_utf8_json(body: bytes) -> bool:
+    """Whether ``body`` is JSON text in UTF-8 as RFC 8259 requires: no BOM, not UTF-16/32.
+
+    ``json.loads`` takes bytes in UTF-16 and UTF-32 (told by a BOM or by where the NULs of the
+    first four bytes are, ``json.detect_encoding``) and skips a UTF-8 BOM; this scan and the rest
+    of the service read UTF-8 only, so those are refused (415) before anything is parsed.
+    Whether the bytes are valid UTF-8 is for the decoder to say (400).
+    """
+    return not body.startswith(b"\xef\xbb\xbf") and json.detect_encoding(body) == "utf-8"

@@ -109,3 +109,21 @@ def test_every_configured_variable_is_a_setting_and_secrets_stay_in_the_secret()
     assert all("REPLACE-ME" in value for value in secret.values())
     # The ConfigMap's values load as settings (types convert).
     Settings.load(env={**config, **secret}, yaml_path=Path("/nonexistent"))
+
+
+def test_network_policy_denies_by_default_and_opens_only_the_ingress_dns_database_and_https():
+    """Issue 17: deploy/ had no NetworkPolicy."""
+    policy = objects()["NetworkPolicy"]
+    deployment = objects()["Deployment"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    (ingress,) = policy["spec"]["ingress"]
+    assert [p["port"] for p in ingress["ports"]] == [8080]
+    (source,) = ingress["from"]
+    assert "ingress-nginx" in str(source["namespaceSelector"]) and "ipBlock" not in source
+    ports = sorted((p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"])
+    assert ports == [("TCP", 53), ("TCP", 443), ("TCP", 443), ("TCP", 5432), ("UDP", 53)]
+    for rule in policy["spec"]["egress"]:
+        for peer in rule["to"]:
+            if "ipBlock" in peer:  # single hosts only, never the whole internet
+                assert peer["ipBlock"]["cidr"].endswith("/32") and "except" not in peer["ipBlock"]
