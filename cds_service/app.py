@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from flask_cors import CORS
+from werkzeug.routing import Map
 
 from . import console, demo, security, views
 from .errors import register_error_handlers
@@ -15,6 +16,20 @@ from .fhir.access import invalid_allowlist_entries
 from .ops.wiring import init_app as init_operations
 from .pipeline import load_engine
 from .settings import Settings, SettingsError
+
+
+class _ExactPathMap(Map):
+    """URL map that never redirects ``//x`` to ``/x``: Werkzeug's redirect takes the host from the
+    request's ``Host`` header, so a doubled-slash path would be an open redirect (issue 17)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs["merge_slashes"] = False
+        kwargs["strict_slashes"] = False
+        super().__init__(*args, **kwargs)
+
+
+class CdsFlask(Flask):
+    url_map_class = _ExactPathMap
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -36,7 +51,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     if bad:
         raise SettingsError(f"setting allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): not base URLs: {bad}")
 
-    app = Flask(__name__)
+    app = CdsFlask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # keep cards' fields in the spec's reading order
     engine = load_engine(settings)
