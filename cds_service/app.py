@@ -68,9 +68,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # above (CDS Hooks "Trusting CDS Clients").
     security.init_app(app, settings, replay_cache=operations.replay_cache)
     # Browser CDS clients (the CDS Hooks sandbox) need CORS with Authorization allowed.
+    # No origin configured: no CORS headers at all. "*" is answered with a literal "*"
+    # (send_wildcard), never by reflecting the caller's Origin.
     CORS(
         app,
         resources={r"/cds-services*": {"origins": list(settings.cors_origins) or []}},
+        send_wildcard="*" in settings.cors_origins,
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID"],  # so browser clients can quote it in a support request
         methods=["GET", "POST", "OPTIONS"],

@@ -80,7 +80,9 @@ class Settings:
 
     # --- HTTP edge ------------------------------------------------------------
     max_body_bytes: int = 10 * 1024 * 1024
-    cors_origins: tuple[str, ...] = ("*",)
+    #: Origins whose pages may call the hooks from a browser (CORS); empty: none. ``*`` (any
+    #: page, answered with a literal ``*``, never the caller's origin) is for local demos (`make run`).
+    cors_origins: tuple[str, ...] = ()
     #: Answer Chrome's Private Network Access preflight, so a public page (the CDS
     #: Hooks sandbox) may call a service on localhost. Local demos only.
     cors_allow_private_network: bool = False
@@ -161,8 +163,9 @@ class Settings:
     #: key generated once and kept in the store (then the store alone can be
     #: matched against candidate patient ids). Changing it ends suppressions.
     patient_hash_key: str = ""
-    #: Serve Prometheus metrics at GET /metrics.
-    metrics_enabled: bool = True
+    #: Serve Prometheus metrics at GET /metrics (no JWT: keep it off unless the port is
+    #: reachable by the scraper only; `make run` and deploy/ turn it on).
+    metrics_enabled: bool = False
     #: One JSON object per log line on stderr (false: plain text lines).
     log_json: bool = True
 
@@ -174,7 +177,8 @@ class Settings:
     # --- card console (issue 8) ----------------------------------------------------
     #: Serve the browser console at GET / (static page, no JWT; its hook calls
     #: go to the public endpoints and get 401 unless auth is off or a JWT is given).
-    console_enabled: bool = True
+    #: Off by default (public by default is not a production default); `make run` turns it on.
+    console_enabled: bool = False
 
     @property
     def hooks_dir(self) -> Path:
