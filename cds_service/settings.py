@@ -118,8 +118,12 @@ class Settings:
     auth_discovery: bool = False
     #: JSON object: issuer -> JWKS URL, or issuer -> {"jwks_url": ..., "jku_allowlist": [...]}.
     trusted_issuers: dict = field(default_factory=dict)
-    #: Public base URL in front of a proxy; the expected ``aud`` is this + request path.
+    #: The base URL(s) clients call, comma-separated: the expected ``aud`` is one of them +
+    #: the request path. Required while JWT checks are on: ``aud`` never comes from the request.
     public_base_url: str = ""
+    #: Addresses (or CIDR networks) of proxies whose X-Forwarded-* headers gunicorn honours
+    #: (scheme, client address); empty: none. They never make the expected ``aud``.
+    trusted_proxy_ips: tuple[str, ...] = ()
     #: Accepted JWT algorithms; only asymmetric ones are allowed here.
     jwt_algorithms: tuple[str, ...] = (
         "ES384", "RS384", "ES256", "ES512", "RS256", "RS512", "PS256", "PS384", "PS512",

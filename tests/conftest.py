@@ -20,6 +20,7 @@ def make_settings(**overrides) -> Settings:
     """Settings for tests: the repo's content, no CDS_* environment, auth off, and the demo
     conveniences of `make run` (console, metrics, CORS)."""
     overrides.setdefault("auth_disabled", True)
+    overrides.setdefault("public_base_url", "http://localhost")  # the Flask test client's base URL
     for name, value in DEMO_SETTINGS.items():
         overrides.setdefault(name, value)
     overrides.setdefault("store_path", TEST_VAR / "store.sqlite3")

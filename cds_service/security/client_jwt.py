@@ -93,7 +93,7 @@ class ClientJwtVerifier:
         self._skew = clock_skew
         self._max_lifetime = max_lifetime
 
-    def verify(self, token: str, expected_audience: str) -> CdsClient:
+    def verify(self, token: str, expected_audience: str | list[str]) -> CdsClient:
         """Verify ``token`` for a call to ``expected_audience`` and record its jti.
 
         :raise Unauthorized: for any token that is not acceptable (reason in ``.reason``).
@@ -157,7 +157,7 @@ class ClientJwtVerifier:
             raise Unauthorized("weak_key", "The issuer's key with this kid is too short.")
         return pyjwk
 
-    def _decode(self, token: str, key: jwt.PyJWK, alg: str, iss: str, audience: str) -> dict:
+    def _decode(self, token: str, key: jwt.PyJWK, alg: str, iss: str, audience: str | list[str]) -> dict:
         try:
             claims = jwt.decode(
                 token,

@@ -67,6 +67,8 @@ def run_service(env: Mapping[str, str] | None = None, workers: int = 2,
     port = port or free_port()
     full_env = {**os.environ, **(DEMO_ENV if demo_conveniences else {}),
                 "CDS_HOST": "127.0.0.1", "CDS_PORT": str(port), "CDS_WORKERS": str(workers)}
+    # The URL the tests call is the configured public base (the JWT aud is checked against it).
+    full_env["CDS_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     full_env.update(env or {})
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve"], cwd=ROOT, env=full_env,
