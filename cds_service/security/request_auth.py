@@ -57,8 +57,10 @@ def authenticate(verifier: ClientJwtVerifier, public_base_urls: tuple[str, ...])
     try:
         client = verifier.verify(bearer_token(), expected_audience(public_base_urls))
     except AuthError as exc:
-        # The reason code only: no token, no claim values from an untrusted token.
-        log.warning("CDS client refused on %s: %s", request.endpoint, getattr(exc, "reason", "?"))
+        # The reason code and our own fixed text: no token, no claim values from an untrusted token.
+        # The client got one generic text (Unauthorized) so that it learns nothing of our issuers.
+        log.warning("CDS client refused on %s: %s (%s)", request.endpoint, getattr(exc, "reason", "?"),
+                    getattr(exc, "detail", exc.message))
         raise
     g.cds_client = client  # before logging, so CdsClientLogFilter sees it
     log.info("CDS client iss=%r tenant=%r on %s", client.iss, client.tenant, request.endpoint)
