@@ -466,3 +466,11 @@ def test_refusals_tell_an_anonymous_caller_nothing_about_issuers_and_kids(client
     answers.add((resp.get_data(as_text=True), resp.headers["WWW-Authenticate"]))
     assert len({a[1] for a in answers}) == 1
     assert len({json.loads(a[0])["error"] for a in answers}) == 1
+
+
+def test_a_token_past_exp_but_inside_the_leeway_is_not_replayable(client, es_key):
+    """Issue 17: the replay cache must keep a jti until exp + clock skew, as long as the token passes."""
+    now = int(time.time())
+    token = es_key.sign(claims(ISS, SERVICE_URL, iat=now - 100, exp=now - 30))  # leeway is 60 s
+    assert call(client, token).status_code == 200
+    assert_refused(call(client, token), "already used", token)
