@@ -161,6 +161,9 @@ class Settings:
     #: Longest wait of one store operation (SQLite lock, PostgreSQL statement,
     #: pool checkout); a hook call then goes on without suppression or recording.
     store_timeout_seconds: float = 1.0
+    #: Issued cards and feedback older than this many days are deleted by the service itself
+    #: (each worker, about hourly); 0 keeps them for ever. At least the suppression window.
+    store_retention_days: int = 400
     #: PostgreSQL connections per worker process, at most.
     store_pool_size: int = 4
     #: HMAC key for the patient hashes of issued cards. A secret; empty: a random
