@@ -129,13 +129,14 @@ class ClientJwtVerifier:
             url = issuer.key_set_url(jku)
             if url is None:
                 raise Unauthorized("jku_not_allowed", "Token jku is not an allowed key set URL for this issuer.")
-            pyjwk = self._key(url, kid, alg)
+            pyjwk = self._key(url, kid, alg, issuer.iss)
         claims = self._decode(token, pyjwk, alg, issuer.iss, expected_audience)
         return self._record_use(issuer.iss, claims)
 
-    def _key(self, url: str, kid: str, alg: str) -> jwt.PyJWK:
+    def _key(self, url: str, kid: str, alg: str, iss: str) -> jwt.PyJWK:
         try:
-            jwk = self._key_sets.get_jwk(url, kid)
+            # Unknown kids force a re-fetch at most once per interval per issuer, over all its URLs.
+            jwk = self._key_sets.get_jwk(url, kid, refresh_key=iss)
         except KeySetUnavailable as exc:
             raise AuthUnavailable(
                 "keys_unavailable",
