@@ -12,7 +12,7 @@ from werkzeug.routing import Map
 
 from . import console, demo, security, views
 from .errors import register_error_handlers
-from .fhir.access import invalid_allowlist_entries
+from .fhir.access import invalid_allowlist_entries, plain_http_entries
 from .ops.wiring import init_app as init_operations
 from .pipeline import load_engine
 from .settings import Settings, SettingsError
@@ -50,6 +50,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     bad = invalid_allowlist_entries(settings.allowed_fhir_servers)
     if bad:
         raise SettingsError(f"setting allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): not base URLs: {bad}")
+    plain = plain_http_entries(settings.allowed_fhir_servers)
+    if plain and not settings.allow_plain_http_fhir:
+        raise SettingsError(
+            f"setting allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): plain http:// outside loopback: {plain}; "
+            "FHIR servers must use https (CDS_ALLOW_PLAIN_HTTP_FHIR=true accepts them, with a warning)"
+        )
+    if plain:
+        logging.getLogger(__name__).warning(
+            "plain http:// FHIR servers allowed (CDS_ALLOW_PLAIN_HTTP_FHIR): tokens and PHI travel unencrypted to %s",
+            plain)
 
     app = CdsFlask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -98,6 +98,9 @@ class Settings:
     #: Matched exactly after normalisation (scheme and host case, default port,
     #: trailing slash), so a fhirServer on another path of an allowed host is refused.
     allowed_fhir_servers: tuple[str, ...] = ()
+    #: Accept plain http:// FHIR servers outside loopback (the spec requires TLS); a warning
+    #: is logged at start-up. Off: such an allowlist entry stops start-up.
+    allow_plain_http_fhir: bool = False
     fhir_connect_timeout: float = 0.2
     fhir_read_timeout: float = 0.35
     #: Wall-clock budget for all FHIR queries of one hook call, in seconds.

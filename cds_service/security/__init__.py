@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, g, request
 
 from cds_service.errors import InvalidRequest
+from cds_service.fhir.access import normalize_base_url
 from cds_service.security.client_jwt import CdsClient, ClientJwtVerifier
 from cds_service.security.errors import AuthUnavailable, Unauthorized, register_auth_error_handler
 from cds_service.security.headers import add_security_headers
@@ -109,6 +110,21 @@ def _check_settings(settings: Settings) -> None:
             ) from None
 
 
+def _check_issuer_fhir_servers(settings: Settings) -> None:
+    """Each issuer's ``fhir_servers`` must be on ``allowed_fhir_servers`` (the egress allowlist)."""
+    allowed = {normalize_base_url(a) for a in settings.allowed_fhir_servers}
+    for issuer in parse_trusted_issuers(settings.trusted_issuers, settings.content_dir).values():
+        off = sorted(issuer.fhir_servers - allowed)
+        if off:
+            raise SettingsError(
+                f"setting trusted_issuers (CDS_TRUSTED_ISSUERS): {issuer.iss}: fhir_servers not in "
+                f"allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): {off}"
+            )
+        if settings.allowed_fhir_servers and not issuer.fhir_servers:
+            log.warning("trusted issuer %s has no fhir_servers: its calls may name no FHIR server "
+                        "(the service uses their prefetch only)", issuer.iss)
+
+
 def public_base_urls(settings: Settings) -> tuple[str, ...]:
     """The accepted base URLs of ``public_base_url`` (comma-separated), trailing ``/`` dropped."""
     return tuple(part.strip().rstrip("/") for part in settings.public_base_url.split(",") if part.strip())
@@ -134,6 +150,7 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
         if replay_cache is None:
             replay_cache = sqlite_replay_cache(settings)
         verifier = build_verifier(settings, replay_cache)
+        _check_issuer_fhir_servers(settings)
         if settings.trusted_issuers and not bases:
             # Otherwise aud would be compared with a URL built from the client's Host header, and a
             # token issued for another deployment would pass here (issue 17). With no trusted

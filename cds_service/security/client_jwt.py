@@ -8,6 +8,7 @@ fail any other check cannot fill it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ class CdsClient:
     jti: str | None
     sub: str | None
     authenticated: bool = True
+    #: The FHIR base URLs (normalised) this client may name as fhirServer: its issuer's
+    #: ``fhir_servers`` (issue 17). None outside an authenticated call (the global allowlist).
+    fhir_servers: tuple[str, ...] | None = None
 
 
 def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
@@ -131,7 +135,7 @@ class ClientJwtVerifier:
                 raise Unauthorized("jku_not_allowed", "Token jku is not an allowed key set URL for this issuer.")
             pyjwk = self._key(url, kid, alg, issuer.iss)
         claims = self._decode(token, pyjwk, alg, issuer.iss, expected_audience)
-        return self._record_use(issuer.iss, claims)
+        return dataclasses.replace(self._record_use(issuer.iss, claims), fhir_servers=tuple(sorted(issuer.fhir_servers)))
 
     def _key(self, url: str, kid: str, alg: str, iss: str) -> jwt.PyJWK:
         try:
