@@ -86,6 +86,9 @@ class Operations:
         if self.metrics_enabled:
             for s, o in new:
                 metrics.FEEDBACK.labels(service_id, s.kind or "unknown", o.outcome).inc()
+            for s, o in zip(stored, outcomes, strict=True):
+                if not s.issued:  # counted (kind "unknown"), never stored
+                    metrics.FEEDBACK.labels(service_id, "unknown", o.outcome).inc()
             if len(new) < len(stored) - unknown:
                 metrics.FEEDBACK_DUPLICATES.labels(service_id).inc(len(stored) - unknown - len(new))
         if self.purger is not None:
