@@ -19,10 +19,15 @@ $(STAMP): pyproject.toml requirements-test.lock
 install: $(STAMP)
 
 # Local demo: JWT checking is switched off (CDS_AUTH_DISABLED=true) so that curl
-# works without a signed token, and a public page (the CDS Hooks sandbox) may call
-# localhost (CDS_CORS_ALLOW_PRIVATE_NETWORK=true). Never run a real deployment like this.
+# works without a signed token; the console at / and /metrics are on; any page may
+# call from a browser (CDS_CORS_ORIGINS=*) and a public page (the CDS Hooks sandbox)
+# may call localhost (CDS_CORS_ALLOW_PRIVATE_NETWORK=true). The production defaults
+# have all of these off. Never run a real deployment like this.
+DEMO_ENV := CDS_AUTH_DISABLED=true CDS_DEMO_ENABLED=true CDS_CONSOLE_ENABLED=true CDS_METRICS_ENABLED=true \
+	CDS_CORS_ORIGINS='*' CDS_CORS_ALLOW_PRIVATE_NETWORK=true
+
 run: $(STAMP)
-	CDS_AUTH_DISABLED=true CDS_DEMO_ENABLED=true CDS_CORS_ALLOW_PRIVATE_NETWORK=true $(VENV)/bin/cds-service serve
+	$(DEMO_ENV) $(VENV)/bin/cds-service serve
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

@@ -8,13 +8,28 @@ from typing import Any
 
 from flask import Flask
 from flask_cors import CORS
+from werkzeug.routing import Map
 
 from . import console, demo, security, views
 from .errors import register_error_handlers
-from .fhir.access import invalid_allowlist_entries
+from .fhir.access import invalid_allowlist_entries, plain_http_entries
 from .ops.wiring import init_app as init_operations
 from .pipeline import load_engine
 from .settings import Settings, SettingsError
+
+
+class _ExactPathMap(Map):
+    """URL map that never redirects ``//x`` to ``/x``: Werkzeug's redirect takes the host from the
+    request's ``Host`` header, so a doubled-slash path would be an open redirect (issue 17)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs["merge_slashes"] = False
+        kwargs["strict_slashes"] = False
+        super().__init__(*args, **kwargs)
+
+
+class CdsFlask(Flask):
+    url_map_class = _ExactPathMap
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -35,8 +50,18 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     bad = invalid_allowlist_entries(settings.allowed_fhir_servers)
     if bad:
         raise SettingsError(f"setting allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): not base URLs: {bad}")
+    plain = plain_http_entries(settings.allowed_fhir_servers)
+    if plain and not settings.allow_plain_http_fhir:
+        raise SettingsError(
+            f"setting allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): plain http:// outside loopback: {plain}; "
+            "FHIR servers must use https (CDS_ALLOW_PLAIN_HTTP_FHIR=true accepts them, with a warning)"
+        )
+    if plain:
+        logging.getLogger(__name__).warning(
+            "plain http:// FHIR servers allowed (CDS_ALLOW_PLAIN_HTTP_FHIR): tokens and PHI travel unencrypted to %s",
+            plain)
 
-    app = Flask(__name__)
+    app = CdsFlask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # keep cards' fields in the spec's reading order
     engine = load_engine(settings)
@@ -53,9 +78,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # above (CDS Hooks "Trusting CDS Clients").
     security.init_app(app, settings, replay_cache=operations.replay_cache)
     # Browser CDS clients (the CDS Hooks sandbox) need CORS with Authorization allowed.
+    # No origin configured: no CORS headers at all. "*" is answered with a literal "*"
+    # (send_wildcard), never by reflecting the caller's Origin.
     CORS(
         app,
         resources={r"/cds-services*": {"origins": list(settings.cors_origins) or []}},
+        send_wildcard="*" in settings.cors_origins,
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID"],  # so browser clients can quote it in a support request
         methods=["GET", "POST", "OPTIONS"],

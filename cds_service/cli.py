@@ -30,6 +30,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout": settings.timeout,
         "graceful_timeout": settings.graceful_timeout,
         "keepalive": settings.keepalive,
+        # X-Forwarded-Proto and the like only from the proxies named in trusted_proxy_ips
+        # (gunicorn's default trusts 127.0.0.1, so any local caller could claim https).
+        "forwarded_allow_ips": ",".join(settings.trusted_proxy_ips),
         "accesslog": None,  # access lines carry URLs with patient ids; the app logs its own lines
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),

@@ -183,9 +183,10 @@ class CodingSchema(_Strict):
     class Meta:
         unknown = EXCLUDE
 
-    system = fields.String(required=True)
-    code = fields.String(required=True)
-    display = fields.String()
+    # Bounded: the store keeps them (issue 17).
+    system = fields.String(required=True, validate=validate.Length(max=1024))
+    code = fields.String(required=True, validate=validate.Length(max=256))
+    display = fields.String(validate=validate.Length(max=1024))
 
 
 class OverrideReasonSchema(Schema):
@@ -200,7 +201,11 @@ class AcceptedSuggestionSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True, validate=validate.Length(min=1))
+    id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+#: Most suggestion ids one feedback item may name (a card of this service has at most a few).
+MAX_ACCEPTED_SUGGESTIONS = 20
 
 
 class FeedbackItemSchema(Schema):
@@ -209,7 +214,9 @@ class FeedbackItemSchema(Schema):
 
     card = fields.String(required=True, validate=validate.Length(min=1, max=128))
     outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "overridden"]))
-    acceptedSuggestions = fields.List(fields.Nested(AcceptedSuggestionSchema))
+    # A card has a few suggestions; 20,000 ids in one item were kept before (issue 17).
+    acceptedSuggestions = fields.List(fields.Nested(AcceptedSuggestionSchema),
+                                      validate=validate.Length(max=MAX_ACCEPTED_SUGGESTIONS))
     overrideReason = fields.Nested(OverrideReasonSchema)
     # RFC 3339 date-time (the spec: UTC, e.g. 1985-04-12T23:20:50.52Z).
     outcomeTimestamp = fields.AwareDateTime(required=True, format="iso")

@@ -84,7 +84,9 @@ class Settings:
 
     # --- HTTP edge ------------------------------------------------------------
     max_body_bytes: int = 10 * 1024 * 1024
-    cors_origins: tuple[str, ...] = ("*",)
+    #: Origins whose pages may call the hooks from a browser (CORS); empty: none. ``*`` (any
+    #: page, answered with a literal ``*``, never the caller's origin) is for local demos (`make run`).
+    cors_origins: tuple[str, ...] = ()
     #: Answer Chrome's Private Network Access preflight, so a public page (the CDS
     #: Hooks sandbox) may call a service on localhost. Local demos only.
     cors_allow_private_network: bool = False
@@ -110,6 +112,9 @@ class Settings:
     #: Matched exactly after normalisation (scheme and host case, default port,
     #: trailing slash), so a fhirServer on another path of an allowed host is refused.
     allowed_fhir_servers: tuple[str, ...] = ()
+    #: Accept plain http:// FHIR servers outside loopback (the spec requires TLS); a warning
+    #: is logged at start-up. Off: such an allowlist entry stops start-up.
+    allow_plain_http_fhir: bool = False
     fhir_connect_timeout: float = 0.2
     fhir_read_timeout: float = 0.35
     #: Wall-clock budget for all FHIR queries of one hook call, in seconds.
@@ -135,8 +140,12 @@ class Settings:
     auth_discovery: bool = False
     #: JSON object: issuer -> JWKS URL, or issuer -> {"jwks_url": ..., "jku_allowlist": [...]}.
     trusted_issuers: dict = field(default_factory=dict)
-    #: Public base URL in front of a proxy; the expected ``aud`` is this + request path.
+    #: The base URL(s) clients call, comma-separated: the expected ``aud`` is one of them +
+    #: the request path. Required while JWT checks are on: ``aud`` never comes from the request.
     public_base_url: str = ""
+    #: Addresses (or CIDR networks) of proxies whose X-Forwarded-* headers gunicorn honours
+    #: (scheme, client address); empty: none. They never make the expected ``aud``.
+    trusted_proxy_ips: tuple[str, ...] = ()
     #: Accepted JWT algorithms; only asymmetric ones are allowed here.
     jwt_algorithms: tuple[str, ...] = (
         "ES384", "RS384", "ES256", "ES512", "RS256", "RS512", "PS256", "PS384", "PS512",
@@ -174,14 +183,18 @@ class Settings:
     #: Longest wait of one store operation (SQLite lock, PostgreSQL statement,
     #: pool checkout); a hook call then goes on without suppression or recording.
     store_timeout_seconds: float = 1.0
+    #: Issued cards and feedback older than this many days are deleted by the service itself
+    #: (each worker, about hourly); 0 keeps them for ever. At least the suppression window.
+    store_retention_days: int = 400
     #: PostgreSQL connections per worker process, at most.
     store_pool_size: int = 4
     #: HMAC key for the patient hashes of issued cards. A secret; empty: a random
     #: key generated once and kept in the store (then the store alone can be
     #: matched against candidate patient ids). Changing it ends suppressions.
     patient_hash_key: str = ""
-    #: Serve Prometheus metrics at GET /metrics.
-    metrics_enabled: bool = True
+    #: Serve Prometheus metrics at GET /metrics (no JWT: keep it off unless the port is
+    #: reachable by the scraper only; `make run` and deploy/ turn it on).
+    metrics_enabled: bool = False
     #: One JSON object per log line on stderr (false: plain text lines).
     log_json: bool = True
 
@@ -193,7 +206,8 @@ class Settings:
     # --- card console (issue 8) ----------------------------------------------------
     #: Serve the browser console at GET / (static page, no JWT; its hook calls
     #: go to the public endpoints and get 401 unless auth is off or a JWT is given).
-    console_enabled: bool = True
+    #: Off by default (public by default is not a production default); `make run` turns it on.
+    console_enabled: bool = False
 
     @property
     def hooks_dir(self) -> Path:

@@ -79,7 +79,9 @@ def feedback(service_id: str):
     # Idempotent: an outcome posted again is stored once (503 if the store is down).
     stored = _ops().record_feedback(service_id, data["feedback"], datetime.now(timezone.utc))
     recorded = sum(1 for s in stored if s.new)
-    return jsonify({"received": len(stored), "recorded": recorded, "duplicates": len(stored) - recorded})
+    unknown = sum(1 for s in stored if not s.issued)
+    return jsonify({"received": len(stored), "recorded": recorded, "duplicates": len(stored) - recorded - unknown,
+                    "unknownCards": unknown})
 
 
 @bp.get("/cds-services/<service_id>/feedback/summary")

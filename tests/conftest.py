@@ -9,7 +9,7 @@ import pytest
 
 from cds_service.app import create_app
 from cds_service.settings import Settings
-from tests.support.processes import run_service
+from tests.support.processes import DEMO_SETTINGS, run_service
 
 
 #: Files the app writes during tests (store, replay cache) go here, never into the repo's var/.
@@ -17,8 +17,12 @@ TEST_VAR = Path(tempfile.mkdtemp(prefix="cds-tests-"))
 
 
 def make_settings(**overrides) -> Settings:
-    """Settings for tests: the repo's content and settings.yaml, no CDS_* environment, auth off."""
+    """Settings for tests: the repo's content, no CDS_* environment, auth off, and the demo
+    conveniences of `make run` (console, metrics, CORS)."""
     overrides.setdefault("auth_disabled", True)
+    overrides.setdefault("public_base_url", "http://localhost")  # the Flask test client's base URL
+    for name, value in DEMO_SETTINGS.items():
+        overrides.setdefault(name, value)
     overrides.setdefault("store_path", TEST_VAR / "store.sqlite3")
     overrides.setdefault("replay_cache_path", TEST_VAR / "replay.sqlite3")
     return Settings.load(env={}, yaml_path=None, **overrides)

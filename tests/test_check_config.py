@@ -35,6 +35,7 @@ def content(tmp_path):
 def test_shipped_configuration_is_valid(env, capsys):
     env.setenv("CDS_TRUSTED_ISSUERS", json.dumps(
         {"https://sandbox.cds-hooks.org": {"jwks_file": "config/issuers/cds-hooks-sandbox.jwks.json"}}))
+    env.setenv("CDS_PUBLIC_BASE_URL", "http://localhost:8080")
     assert main(["check-config"]) == 0
     out, err = capsys.readouterr()
     assert "services: spine-order-select (order-select), spine-order-sign (order-sign)" in out

@@ -33,7 +33,7 @@ def test_content_can_live_outside_the_package(tmp_path):
     # As in the image: content under CDS_CONTENT_DIR, code elsewhere.
     for folder in ("hooks", "cards", "config", "demo"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    settings = Settings.load(env={"CDS_CONTENT_DIR": str(tmp_path), "CDS_DEMO_ENABLED": "true"},
+    settings = Settings.load(env={"CDS_CONTENT_DIR": str(tmp_path), "CDS_DEMO_ENABLED": "true", "CDS_CONSOLE_ENABLED": "true"},
                              yaml_path=tmp_path / "config" / "settings.yaml")
     app = create_app(settings)
     client = app.test_client()

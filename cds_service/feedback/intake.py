@@ -25,8 +25,8 @@ def fingerprint(card: str, outcome: str, outcome_at: datetime, suggestions: Sequ
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def to_outcome(service_id: str, item: dict[str, Any], received_at: datetime) -> FeedbackOutcome:
-    """One feedback item as stored.
+def to_outcome(service_id: str, item: dict[str, Any], received_at: datetime, client_scope: str = "") -> FeedbackOutcome:
+    """One feedback item as stored, from the client ``client_scope`` (``identity.client_scope``).
 
     :raise ValueError: if ``outcomeTimestamp`` or ``received_at`` is naive (the schema gives aware ones).
     """
@@ -49,4 +49,5 @@ def to_outcome(service_id: str, item: dict[str, Any], received_at: datetime) -> 
         # A client clock ahead of ours must not push a suppression window into the future.
         acted_at=min(outcome_at, received_at),
         received_at=received_at,
+        client_scope=client_scope,
     )

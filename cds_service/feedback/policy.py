@@ -18,6 +18,7 @@ from cds_service.store import IssuedCard, Store, StoreError
 
 from .config import FeedbackConfig
 from .identity import PatientHasher
+from .retention import RetentionPurger
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class StoreCardPolicy:
         critical_kinds: Iterable[str],
         scope: Callable[[], str] = lambda: "",
         observer: PolicyObserver | None = None,
+        purger: "RetentionPurger | None" = None,
     ):
         self._store = store
         self._hasher = hasher
@@ -62,6 +64,7 @@ class StoreCardPolicy:
         self._critical = frozenset(critical_kinds)
         self._scope = scope
         self._observer = observer or _Quiet()
+        self._purger = purger
 
     def suppressed_kinds(self, service_id: str, patient_id: str, now: datetime) -> set[str]:
         """Kinds overridden for this patient as already addressed within the suppression window.
@@ -90,10 +93,12 @@ class StoreCardPolicy:
         self._observer.cards_issued(service_id, hook_instance, cards)
         if not cards:
             return
-        patient_hash = self._hasher(patient_id, self._scope())
+        scope = self._scope()
+        patient_hash = self._hasher(patient_id, scope)
         records = [
             IssuedCard(card_uuid=card["uuid"], service_id=service_id, hook_instance=hook_instance,
-                       kind=kind, indicator=card.get("indicator", ""), patient_hash=patient_hash, issued_at=now)
+                       kind=kind, indicator=card.get("indicator", ""), patient_hash=patient_hash, issued_at=now,
+                       client_scope=scope)
             for card in cards
             if card.get("uuid") and (kind := card_kind(card))
         ]
@@ -105,3 +110,5 @@ class StoreCardPolicy:
             log.warning("issued cards not recorded, store unavailable: %s", exc)
             return
         self._observer.store_call("record-issued", time.perf_counter() - started, True)
+        if self._purger is not None:
+            self._purger.maybe_purge(now)

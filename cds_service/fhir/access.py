@@ -140,6 +140,33 @@ class ServerAccess:
     token: BearerToken | None
 
 
+_LOOPBACK_HOSTS = {"localhost", "::1", "[::1]"}
+
+
+def is_loopback(base_url: str) -> bool:
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def plain_http_entries(allowed: Iterable[str]) -> list[str]:
+    """Allowlisted ``http://`` bases outside loopback: the spec requires TLS for FHIR servers."""
+    return [a for a in allowed if (normalize_base_url(a) or "").startswith("http://") and not is_loopback(a)]
+
+
+def caller_allowlist(allowed: Iterable[str]) -> Iterable[str]:
+    """The FHIR servers the calling client may name: its issuer's ``fhir_servers`` during an
+    authenticated call (issue 17: any trusted client could name any allowlisted server), else
+    the global allowlist (JWT checks off: local demos)."""
+    from flask import g, has_request_context  # here: the rest of this module is pure
+
+    client = g.get("cds_client") if has_request_context() else None
+    servers = getattr(client, "fhir_servers", None) if client is not None and client.authenticated else None
+    if servers is None:
+        return allowed
+    everywhere = {normalize_base_url(a) for a in allowed}
+    return [s for s in servers if s in everywhere]
+
+
 def server_access(request: dict, allowed: Iterable[str]) -> ServerAccess:
     """How this call may read the client's FHIR server.
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.exceptions import ReadTimeoutError
 
 from .. import __version__
+from ..net_deadline import socket_deadline
+from ..net_deadline import DeadlineAdapter
 from ..settings import Settings
 from .access import BearerToken, ServerAccess, is_under_base
 from .parse import next_link
@@ -125,7 +126,8 @@ def _new_session() -> requests.Session:
     # No cookies: a session cookie set for one caller's token must not ride along
     # with the next caller's requests.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
+    # Its sockets obey socket_deadline: shut down when the call's budget ends (net_deadline).
+    adapter = DeadlineAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"Accept": FHIR_JSON, "User-Agent": f"spine-order-cds/{__version__}"})
@@ -260,6 +262,17 @@ class FhirClient:
         left = deadline - time.monotonic()
         if left <= 0:
             raise FetchFailed("budget-exceeded")
+        # A wall-clock deadline on the socket: a server trickling bytes (headers or body) is
+        # cut off at the budget, not one read timeout per byte later (issue 17).
+        with socket_deadline(deadline) as scope:
+            try:
+                return self._get_within(url, deadline, left)
+            except FetchFailed:
+                if scope.expired:
+                    raise FetchFailed("budget-exceeded") from None
+                raise
+
+    def _get_within(self, url: str, deadline: float, left: float) -> dict:
         timeout = (min(self.connect_timeout, left), min(self.read_timeout, left))
         # Each `from None` below drops requests' exception, whose text holds the URL.
         try:
@@ -282,6 +295,8 @@ class FhirClient:
             if status != 200:
                 raise FetchFailed(f"http-{status}")
             raw = self._read_body(response, deadline)
+        if time.monotonic() >= deadline:
+            raise FetchFailed("budget-exceeded")  # the socket may have been shut down mid-body
         try:
             data = json.loads(raw)
         except ValueError:

@@ -29,7 +29,7 @@ from ..record import DataGap, PatientRecord
 from ..registry import ServiceDefinition
 from ..settings import Settings
 from . import events
-from .access import NoServerAccess, server_access
+from .access import NoServerAccess, caller_allowlist, server_access
 from .client import FetchResult, FhirClient
 from .parse import InvalidResource, entries, next_link, parse_for_record, patient_id_of, truncated, warm_up
 from .prefetch import KeyPlan, PrefetchState, is_error_outcome, plan
@@ -181,7 +181,7 @@ def _client(service, plans, request, settings, session) -> tuple[FhirClient | No
     if not needed:
         return None, None
     try:
-        access = server_access(request, settings.allowed_fhir_servers)
+        access = server_access(request, caller_allowlist(settings.allowed_fhir_servers))
     except NoServerAccess as exc:
         if exc.reason != "no-fhir-server":
             log.warning("FHIR server not used: service=%s reason=%s", service.id, exc.reason)

@@ -25,8 +25,9 @@ from cds_service.feedback import (
     load_feedback_config,
     to_outcome,
 )
+from cds_service.feedback.retention import RetentionPurger
 from cds_service.feedback.summary import day_bounds, summary_body
-from cds_service.settings import Settings
+from cds_service.settings import Settings, SettingsError
 from cds_service.store import Store, StoredFeedback, StoreError, replay_cache_for
 from cds_service.store.startup import open_for_worker
 from cds_service.valuesets import ValueSets
@@ -58,6 +59,8 @@ class Operations:
     metrics_enabled: bool
     #: For ``security.init_app``: the store when replicas share it (PostgreSQL), else None.
     replay_cache: Any = field(default=None)
+    #: Deletes rows older than store_retention_days, about hourly (feedback/retention.py).
+    purger: RetentionPurger | None = field(default=None)
     _own_valuesets: ValueSets | None = field(default=None, repr=False)
 
     def record_feedback(self, service_id: str, items: Sequence[dict], now: datetime) -> list[StoredFeedback]:
@@ -65,7 +68,10 @@ class Operations:
 
         :raise StoreUnavailable: if the store cannot take them (nothing is half-stored; re-posting is safe).
         """
-        outcomes = [to_outcome(service_id, item, now) for item in items]
+        # Bound to the calling client: feedback about a card issued to another client (or never
+        # issued) is not stored and changes nothing (issue 17).
+        scope = client_scope()
+        outcomes = [to_outcome(service_id, item, now, scope) for item in items]
         try:
             stored = self.store.record_feedback(outcomes)
         except StoreError as exc:
@@ -74,13 +80,21 @@ class Operations:
                 metrics.STORE_ERRORS.labels("record-feedback").inc()
             raise StoreUnavailable("Feedback cannot be stored right now; send it again later.") from None
         new = [(s, o) for s, o in zip(stored, outcomes, strict=True) if s.new]
+        unknown = sum(1 for s in stored if not s.issued)
+        if unknown:
+            log.info("feedback about %d card(s) not issued to this client: not stored", unknown)
         if self.metrics_enabled:
             for s, o in new:
                 metrics.FEEDBACK.labels(service_id, s.kind or "unknown", o.outcome).inc()
-            if len(new) < len(stored):
-                metrics.FEEDBACK_DUPLICATES.labels(service_id).inc(len(stored) - len(new))
+            for s, o in zip(stored, outcomes, strict=True):
+                if not s.issued:  # counted (kind "unknown"), never stored
+                    metrics.FEEDBACK.labels(service_id, "unknown", o.outcome).inc()
+            if len(new) < len(stored) - unknown:
+                metrics.FEEDBACK_DUPLICATES.labels(service_id).inc(len(stored) - unknown - len(new))
+        if self.purger is not None:
+            self.purger.maybe_purge(now)
         if has_request_context():  # for the request log line
-            g.cds_feedback_recorded, g.cds_feedback_duplicates = len(new), len(stored) - len(new)
+            g.cds_feedback_recorded, g.cds_feedback_duplicates = len(new), len(stored) - unknown - len(new)
         return stored
 
     def summary(self, service_id: str, start: date, end: date) -> dict:
@@ -90,7 +104,9 @@ class Operations:
         """
         lower, upper = day_bounds(start, end)
         try:
-            counts = self.store.summary(service_id, lower, upper, self.feedback_config.summary_top_reasons)
+            # The calling client's own figures only (issue 17).
+            counts = self.store.summary(service_id, lower, upper, self.feedback_config.summary_top_reasons,
+                                        client_scope())
         except StoreError as exc:
             log.warning("feedback summary unavailable: %s", exc)
             raise StoreUnavailable("The feedback store cannot answer right now.") from None
@@ -123,8 +139,15 @@ def init_app(app: Flask, settings: Settings, cards: CardLibrary) -> Operations:
     # A worker restarted while the store is down boots with a stand-in (store/startup.py).
     store, key = open_for_worker(settings)
     critical = [k for k in cards.kinds if cards.template(k).indicator == "critical"]
+    if 0 < settings.store_retention_days < config.suppress_days:
+        raise SettingsError(
+            f"setting store_retention_days (CDS_STORE_RETENTION_DAYS): at least the suppression window "
+            f"({config.suppress_days} days, config/feedback.yaml), or 0 to keep every row"
+        )
+    purger = RetentionPurger(store, settings.store_retention_days)
     policy = StoreCardPolicy(store, PatientHasher(key), config, critical, scope=client_scope,
-                             observer=metrics.MetricsObserver(http.note_cards, enabled=settings.metrics_enabled))
+                             observer=metrics.MetricsObserver(http.note_cards, enabled=settings.metrics_enabled),
+                             purger=purger)
     if settings.metrics_enabled:
         metrics.wrap_fhir_events()
         metrics.mark_worker_started()
@@ -145,6 +168,7 @@ def init_app(app: Flask, settings: Settings, cards: CardLibrary) -> Operations:
         valuesets_dir=settings.valuesets_dir,
         metrics_enabled=settings.metrics_enabled,
         replay_cache=replay_cache_for(store),
+        purger=purger,
     )
     app.extensions["cds_ops"] = operations
     return operations

@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 
 from cds_service.errors import InvalidRequest, UnsupportedMediaType
+from cds_service.fhir.access import normalize_base_url
 from cds_service.security.client_jwt import CdsClient, ClientJwtVerifier
 from cds_service.security.errors import AuthUnavailable, Unauthorized, register_auth_error_handler
 from cds_service.security.headers import add_security_headers
@@ -93,11 +96,39 @@ def _check_settings(settings: Settings) -> None:
         raise SettingsError("setting json_max_depth (CDS_JSON_MAX_DEPTH): 1 to 256")
     if not 0 <= settings.jwt_clock_skew_seconds <= 300:
         raise SettingsError("setting jwt_clock_skew_seconds (CDS_JWT_CLOCK_SKEW_SECONDS): 0 to 300")
-    base = settings.public_base_url
-    if base and (not base.startswith(("https://", "http://")) or "?" in base or "#" in base):
-        raise SettingsError(
-            "setting public_base_url (CDS_PUBLIC_BASE_URL): an absolute http(s) URL, no query or fragment"
-        )
+    for base in public_base_urls(settings):
+        parts = urlsplit(base)
+        if parts.scheme not in ("https", "http") or not parts.hostname or "?" in base or "#" in base:
+            raise SettingsError(
+                "setting public_base_url (CDS_PUBLIC_BASE_URL): absolute http(s) URLs, no query or fragment"
+            )
+    for entry in settings.trusted_proxy_ips:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"setting trusted_proxy_ips (CDS_TRUSTED_PROXY_IPS): not an address or network: {entry!r}"
+            ) from None
+
+
+def _check_issuer_fhir_servers(settings: Settings) -> None:
+    """Each issuer's ``fhir_servers`` must be on ``allowed_fhir_servers`` (the egress allowlist)."""
+    allowed = {normalize_base_url(a) for a in settings.allowed_fhir_servers}
+    for issuer in parse_trusted_issuers(settings.trusted_issuers, settings.content_dir).values():
+        off = sorted(issuer.fhir_servers - allowed)
+        if off:
+            raise SettingsError(
+                f"setting trusted_issuers (CDS_TRUSTED_ISSUERS): {issuer.iss}: fhir_servers not in "
+                f"allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): {off}"
+            )
+        if settings.allowed_fhir_servers and not issuer.fhir_servers:
+            log.warning("trusted issuer %s has no fhir_servers: its calls may name no FHIR server "
+                        "(the service uses their prefetch only)", issuer.iss)
+
+
+def public_base_urls(settings: Settings) -> tuple[str, ...]:
+    """The accepted base URLs of ``public_base_url`` (comma-separated), trailing ``/`` dropped."""
+    return tuple(part.strip().rstrip("/") for part in settings.public_base_url.split(",") if part.strip())
 
 
 def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = None) -> None:
@@ -112,6 +143,7 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
     _check_settings(settings)
     register_auth_error_handler(app)
     endpoints = protected_endpoints(settings.auth_discovery)
+    bases = public_base_urls(settings)
     if settings.auth_disabled:
         log.warning(_DISABLED_WARNING)
         verifier = None
@@ -119,6 +151,15 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
         if replay_cache is None:
             replay_cache = sqlite_replay_cache(settings)
         verifier = build_verifier(settings, replay_cache)
+        _check_issuer_fhir_servers(settings)
+        if settings.trusted_issuers and not bases:
+            # Otherwise aud would be compared with a URL built from the client's Host header, and a
+            # token issued for another deployment would pass here (issue 17). With no trusted
+            # issuer every call is refused anyway.
+            raise SettingsError(
+                "setting public_base_url (CDS_PUBLIC_BASE_URL): required while JWT checks are on; the JWT aud "
+                "is checked against it (the URL the EHR calls), never against the request's Host header"
+            )
         if not settings.trusted_issuers:
             log.error("no CDS_TRUSTED_ISSUERS configured: every hook call will be refused with 401")
     # For shutdown and tests: close the replay cache's connections.
@@ -132,7 +173,7 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
             log.warning("unauthenticated call to %s accepted: %s", request.endpoint, _DISABLED_WARNING)
             g.cds_client = UNAUTHENTICATED
             return None
-        authenticate(verifier, settings.public_base_url)
+        authenticate(verifier, bases)
         return None
 
     max_depth = settings.json_max_depth

@@ -8,6 +8,7 @@ fail any other check cannot fill it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ class CdsClient:
     jti: str | None
     sub: str | None
     authenticated: bool = True
+    #: The FHIR base URLs (normalised) this client may name as fhirServer: its issuer's
+    #: ``fhir_servers`` (issue 17). None outside an authenticated call (the global allowlist).
+    fhir_servers: tuple[str, ...] | None = None
 
 
 def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
@@ -93,7 +97,7 @@ class ClientJwtVerifier:
         self._skew = clock_skew
         self._max_lifetime = max_lifetime
 
-    def verify(self, token: str, expected_audience: str) -> CdsClient:
+    def verify(self, token: str, expected_audience: str | list[str]) -> CdsClient:
         """Verify ``token`` for a call to ``expected_audience`` and record its jti.
 
         :raise Unauthorized: for any token that is not acceptable (reason in ``.reason``).
@@ -129,13 +133,14 @@ class ClientJwtVerifier:
             url = issuer.key_set_url(jku)
             if url is None:
                 raise Unauthorized("jku_not_allowed", "Token jku is not an allowed key set URL for this issuer.")
-            pyjwk = self._key(url, kid, alg)
+            pyjwk = self._key(url, kid, alg, issuer.iss)
         claims = self._decode(token, pyjwk, alg, issuer.iss, expected_audience)
-        return self._record_use(issuer.iss, claims)
+        return dataclasses.replace(self._record_use(issuer.iss, claims), fhir_servers=tuple(sorted(issuer.fhir_servers)))
 
-    def _key(self, url: str, kid: str, alg: str) -> jwt.PyJWK:
+    def _key(self, url: str, kid: str, alg: str, iss: str) -> jwt.PyJWK:
         try:
-            jwk = self._key_sets.get_jwk(url, kid)
+            # Unknown kids force a re-fetch at most once per interval per issuer, over all its URLs.
+            jwk = self._key_sets.get_jwk(url, kid, refresh_key=iss)
         except KeySetUnavailable as exc:
             raise AuthUnavailable(
                 "keys_unavailable",
@@ -157,7 +162,7 @@ class ClientJwtVerifier:
             raise Unauthorized("weak_key", "The issuer's key with this kid is too short.")
         return pyjwk
 
-    def _decode(self, token: str, key: jwt.PyJWK, alg: str, iss: str, audience: str) -> dict:
+    def _decode(self, token: str, key: jwt.PyJWK, alg: str, iss: str, audience: str | list[str]) -> dict:
         try:
             claims = jwt.decode(
                 token,

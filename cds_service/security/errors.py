@@ -20,19 +20,26 @@ class AuthError(CdsError):
         return {}
 
 
+#: The one text every 401 carries. Precise texts ("issuer is not trusted", "no key with this
+#: kid"...) would tell an anonymous caller which issuers and kids are trusted (issue 17);
+#: they go to the log only, with the reason code.
+GENERIC_401 = "The CDS client JWT is missing or not acceptable."
+
+
 class Unauthorized(AuthError):
     """The request has no acceptable CDS client JWT (HTTP 401).
 
-    ``reason`` is a short machine code for logs and tests (``expired``,
-    ``replay``...); ``message`` is the fixed text sent to the client.
+    ``reason`` is a short machine code and ``detail`` the precise fixed text, both for the
+    log and tests (``expired``, ``replay``...); the client gets ``GENERIC_401`` only.
     """
 
     status = 401
     code = "login"
 
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
+    def __init__(self, reason: str, detail: str):
+        super().__init__(GENERIC_401)
         self.reason = reason
+        self.detail = detail
 
     def headers(self) -> dict[str, str]:
         # Messages are our own constants; quotes/backslashes would break the header syntax.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from flask import Response, request
 
 #: Endpoints whose responses carry patient-specific content: never stored by any cache.
@@ -18,10 +20,24 @@ _ALWAYS = {
 }
 
 
+def same_origin_location(location: str) -> str:
+    """``location`` as a path on this service: scheme and host dropped, leading slashes collapsed.
+
+    A redirect built by Werkzeug names the host of the request's ``Host`` header; the
+    service never sends a client to another host (no open redirect).
+    """
+    parts = urlsplit(location)
+    path = "/" + parts.path.lstrip("/\\")
+    return urlunsplit(("", "", path, parts.query, ""))
+
+
 def add_security_headers(response: Response) -> Response:
     for name, value in _ALWAYS.items():
         response.headers[name] = value
     response.headers.setdefault("Content-Security-Policy", STRICT_CSP)
+    location = response.headers.get("Location")
+    if location is not None:
+        response.headers["Location"] = same_origin_location(location)
     if request.endpoint in NO_STORE_ENDPOINTS:
         response.headers["Cache-Control"] = "no-store"
     return response

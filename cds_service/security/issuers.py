@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from cds_service.fhir.access import normalize_base_url
 from cds_service.security.jwks import KeySetFetchError, usable_keys
 from cds_service.settings import SettingsError
 
@@ -37,6 +38,8 @@ class TrustedIssuer:
     jku_allowlist: frozenset[str]
     #: Keys by kid from ``jwks_file``; None when the issuer has no such file.
     static_keys: Mapping[str, dict] | None = field(default=None, compare=False)
+    #: FHIR base URLs (normalised) this issuer's clients may name as ``fhirServer``; empty: none.
+    fhir_servers: frozenset[str] = frozenset()
 
     def key_set_url(self, jku: str | None) -> str | None:
         """The JWKS URL to verify a token of this issuer with; None when there is none."""
@@ -94,7 +97,7 @@ def parse_trusted_issuers(raw: Mapping[str, Any], base_dir: Path | None = None) 
             value = {"jwks_url": value}
         if not isinstance(value, dict):
             raise SettingsError(f"{_SETTING}: {iss}: expected a JWKS URL or an object")
-        unknown = set(value) - {"jwks_url", "jku_allowlist", "jwks_file"}
+        unknown = set(value) - {"jwks_url", "jku_allowlist", "jwks_file", "fhir_servers"}
         if unknown:
             raise SettingsError(f"{_SETTING}: {iss}: unknown field(s) {', '.join(sorted(unknown))}")
         jwks_url = value.get("jwks_url") or ""
@@ -114,9 +117,13 @@ def parse_trusted_issuers(raw: Mapping[str, Any], base_dir: Path | None = None) 
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
             static_keys = read_key_set_file(path, f"{iss} jwks_file")
+        servers = value.get("fhir_servers") or []
+        if not isinstance(servers, list) or any(normalize_base_url(s) is None for s in servers):
+            raise SettingsError(f"{_SETTING}: {iss}: fhir_servers must be a list of FHIR base URLs")
         if not allowed and static_keys is None:
             raise SettingsError(f"{_SETTING}: {iss}: needs a jwks_url, a jwks_file or a jku_allowlist")
         issuers[iss] = TrustedIssuer(
-            iss=iss, jwks_url=jwks_url, jku_allowlist=frozenset(allowed), static_keys=static_keys
+            iss=iss, jwks_url=jwks_url, jku_allowlist=frozenset(allowed), static_keys=static_keys,
+            fhir_servers=frozenset(normalize_base_url(s) for s in servers),
         )
     return issuers

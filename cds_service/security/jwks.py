@@ -4,11 +4,14 @@ Per key-set URL (only URLs from the trusted-issuer settings ever get here):
 
 - a fetched set is used for ``ttl`` seconds without any network call;
 - an unknown ``kid`` in a fresh set triggers one re-fetch (the issuer may have
-  rotated keys), at most once per ``refresh_min_interval`` seconds per URL;
+  rotated keys), at most once per ``refresh_min_interval`` seconds per URL and
+  per issuer (``refresh_key``), whatever its number of allowlisted URLs;
 - a failed fetch starts a backoff (``backoff`` seconds, doubling up to
-  ``backoff_max``) during which no request waits on that URL again; meanwhile
-  a cached set up to ``max_stale`` seconds old is still used, and without one
-  the caller gets ``KeySetUnavailable`` at once.
+  ``backoff_max``), counted from the end of the fetch, during which no request
+  waits on that URL again; meanwhile a cached set up to ``max_stale`` seconds
+  old is still used, and without one the caller gets ``KeySetUnavailable`` at once;
+- a request never waits behind another's fetch longer than one fetch's budget
+  (``connect_timeout + read_timeout``), and not at all when it holds a usable set.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import requests
+
+from cds_service.net_deadline import DeadlineAdapter, socket_deadline
 
 log = logging.getLogger(__name__)
 
@@ -61,34 +66,41 @@ class _UrlState:
 def fetch_key_set(url: str, connect_timeout: float, read_timeout: float) -> dict[str, dict]:
     """GET a JWK Set and return its usable public signing keys by ``kid``.
 
-    The whole download must finish within ``connect_timeout + read_timeout``;
-    redirects are not followed (they could lead off the allowlist).
+    The whole download (connect, headers, body) must finish within ``connect_timeout +
+    read_timeout`` of wall-clock time: the socket is shut down at that deadline, so a server
+    trickling bytes cannot hold the call (``net_deadline``). Redirects are not followed
+    (they could lead off the allowlist).
 
     :raise KeySetFetchError: on a network error, timeout, non-200, oversize or
         non-JWKS body.
     """
     deadline = time.monotonic() + connect_timeout + read_timeout
-    try:
-        with requests.get(
-            url,
-            timeout=(connect_timeout, read_timeout),
-            allow_redirects=False,
-            stream=True,
-            headers={"Accept": "application/json"},
-        ) as resp:
-            if resp.status_code != 200:
-                raise KeySetFetchError(f"HTTP {resp.status_code}")
-            body = bytearray()
-            for chunk in resp.iter_content(8192):
-                body.extend(chunk)
-                if len(body) > MAX_KEY_SET_BYTES:
-                    raise KeySetFetchError("body too large")
-                if time.monotonic() > deadline:
-                    raise KeySetFetchError("too slow")
-    except requests.Timeout:
-        raise KeySetFetchError("timeout") from None
-    except requests.RequestException:
-        raise KeySetFetchError("connection failed") from None
+    with requests.Session() as session, socket_deadline(deadline) as scope:
+        session.mount("http://", DeadlineAdapter())
+        session.mount("https://", DeadlineAdapter())
+        try:
+            with session.get(
+                url,
+                timeout=(connect_timeout, read_timeout),
+                allow_redirects=False,
+                stream=True,
+                headers={"Accept": "application/json"},
+            ) as resp:
+                if resp.status_code != 200:
+                    raise KeySetFetchError(f"HTTP {resp.status_code}")
+                body = bytearray()
+                for chunk in resp.iter_content(8192):
+                    body.extend(chunk)
+                    if len(body) > MAX_KEY_SET_BYTES:
+                        raise KeySetFetchError("body too large")
+                    if scope.expired:
+                        raise KeySetFetchError("too slow")
+        except requests.Timeout:
+            raise KeySetFetchError("too slow" if scope.expired else "timeout") from None
+        except requests.RequestException:
+            raise KeySetFetchError("too slow" if scope.expired else "connection failed") from None
+        if scope.expired:  # a body cut short by the deadline is not a key set
+            raise KeySetFetchError("too slow")
     try:
         doc = json.loads(bytes(body))
     except (ValueError, RecursionError):
@@ -155,8 +167,14 @@ class JwksCache:
         self._clock = clock
         self._states: dict[str, _UrlState] = {}
         self._states_lock = threading.Lock()
+        #: refresh_key (issuer) -> when an unknown kid last forced a fetch.
+        self._forced_by_key: dict[str, float] = {}
 
-    def get_jwk(self, url: str, kid: str) -> dict | None:
+    @property
+    def _wait_budget(self) -> float:
+        return self._connect_timeout + self._read_timeout
+
+    def get_jwk(self, url: str, kid: str, refresh_key: str | None = None) -> dict | None:
         """The public JWK ``kid`` from the set at ``url``, or None if the set has no such key.
 
         :raise KeySetUnavailable: when no set for ``url`` is cached fresh enough and
@@ -170,8 +188,11 @@ class JwksCache:
                 return key_set.keys[kid]
             # Unknown kid in a fresh set: maybe a rotation. Re-fetch, but rarely,
             # so random kids cannot make us hammer the issuer.
-            if now - state.last_forced < self._refresh_min_interval:
+            last = max(state.last_forced, self._forced_by_key.get(refresh_key, -math.inf) if refresh_key else -math.inf)
+            if now - last < self._refresh_min_interval:
                 return None
+            if refresh_key is not None:
+                self._forced_by_key[refresh_key] = now
             key_set = self._refresh(state, url, observed=key_set, forced=True) or key_set
             return key_set.keys.get(kid)
         key_set = self._refresh(state, url, observed=key_set)
@@ -196,7 +217,13 @@ class JwksCache:
 
         Returns the newest set held (maybe stale, maybe None); never raises.
         """
-        with state.lock:
+        if not state.lock.acquire(blocking=False):
+            # Another request is fetching. With a set still usable, do not wait at all;
+            # without one, wait at most one fetch's budget (that fetch ends by then).
+            usable = state.key_set is not None and self._clock() - state.key_set.fetched_at <= self._max_stale
+            if forced or usable or not state.lock.acquire(timeout=self._wait_budget):
+                return state.key_set
+        try:
             if state.key_set is not observed:
                 return state.key_set  # another thread fetched while we waited
             now = self._clock()
@@ -209,10 +236,13 @@ class JwksCache:
             except KeySetFetchError as exc:
                 state.failures += 1
                 delay = min(self._backoff * 2 ** (state.failures - 1), self._backoff_max)
-                state.retry_at = now + delay
+                # From the end of the fetch: a fetch as long as the backoff must not cancel it.
+                state.retry_at = self._clock() + delay
                 log.warning("JWK Set fetch from %s failed (%s); next try in %.0f s", url, exc, delay)
                 return state.key_set
             state.failures = 0
             state.retry_at = -math.inf
             state.key_set = KeySet(keys=keys, fetched_at=now)
             return state.key_set
+        finally:
+            state.lock.release()

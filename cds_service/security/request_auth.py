@@ -25,11 +25,13 @@ def needs_auth(endpoints: frozenset[str]) -> bool:
     return request.method != "OPTIONS" and request.endpoint in endpoints
 
 
-def expected_audience(public_base_url: str) -> str:
-    """The URL the client must have put in ``aud``: the endpoint as the client called it."""
-    if public_base_url:
-        return public_base_url.rstrip("/") + request.path
-    return request.base_url
+def expected_audience(public_base_urls: tuple[str, ...]) -> list[str]:
+    """The URLs one of which the client must have put in ``aud``: a configured base + the path.
+
+    From configuration only: never the request's Host or X-Forwarded-* headers, which the
+    caller chooses (a token for another deployment would pass).
+    """
+    return [base + request.path for base in public_base_urls]
 
 
 def bearer_token() -> str:
@@ -47,16 +49,18 @@ def bearer_token() -> str:
     return token
 
 
-def authenticate(verifier: ClientJwtVerifier, public_base_url: str) -> CdsClient:
+def authenticate(verifier: ClientJwtVerifier, public_base_urls: tuple[str, ...]) -> CdsClient:
     """Verify the request's bearer JWT, put the caller on ``g.cds_client``, log it (never the token).
 
     :raise Unauthorized, AuthUnavailable: as ``ClientJwtVerifier.verify``.
     """
     try:
-        client = verifier.verify(bearer_token(), expected_audience(public_base_url))
+        client = verifier.verify(bearer_token(), expected_audience(public_base_urls))
     except AuthError as exc:
-        # The reason code only: no token, no claim values from an untrusted token.
-        log.warning("CDS client refused on %s: %s", request.endpoint, getattr(exc, "reason", "?"))
+        # The reason code and our own fixed text: no token, no claim values from an untrusted token.
+        # The client got one generic text (Unauthorized) so that it learns nothing of our issuers.
+        log.warning("CDS client refused on %s: %s (%s)", request.endpoint, getattr(exc, "reason", "?"),
+                    getattr(exc, "detail", exc.message))
         raise
     g.cds_client = client  # before logging, so CdsClientLogFilter sees it
     log.info("CDS client iss=%r tenant=%r on %s", client.iss, client.tenant, request.endpoint)

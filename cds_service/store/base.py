@@ -35,6 +35,9 @@ class IssuedCard:
     indicator: str
     patient_hash: str
     issued_at: datetime
+    #: The client that received the card (its JWT issuer and tenant; "" when JWT checks are off):
+    #: only that client's feedback counts for it (issue 17).
+    client_scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class FeedbackOutcome:
     outcome_at: datetime
     acted_at: datetime
     received_at: datetime
+    #: The client that sent it (see ``IssuedCard.client_scope``).
+    client_scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class StoredFeedback:
     fingerprint: str
     new: bool
     kind: str | None
+    #: False when no card of this uuid was issued to this client: then nothing was stored.
+    issued: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,23 @@ class SummaryCounts:
     unmatched_feedback: int
 
 
+def stored_results(items: Sequence[FeedbackOutcome], new: dict[str, bool],
+                   issued: dict[tuple[str, str], str]) -> list[StoredFeedback]:
+    """What ``record_feedback`` returns: per item, new or duplicate (the first of identical items
+    in one post is the new one), its card's kind, and whether the card was issued to its client."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        kind = issued.get((item.client_scope, item.card_uuid))
+        if kind is None:
+            out.append(StoredFeedback(item.fingerprint, False, None, issued=False))
+            continue
+        out.append(StoredFeedback(item.fingerprint, new.get(item.fingerprint, False) and item.fingerprint not in seen,
+                                  kind))
+        seen.add(item.fingerprint)
+    return out
+
+
 class Store(Protocol):
     """Feedback, issued cards and suppression lookups; backends in ``sqlite`` and ``postgres``."""
 
@@ -102,6 +126,9 @@ class Store(Protocol):
     def record_feedback(self, items: Sequence[FeedbackOutcome]) -> list[StoredFeedback]:
         """Store feedback items; an item whose fingerprint is stored already is a duplicate.
 
+        Only items about a card issued to the same client (``client_scope``) are stored;
+        the others come back with ``issued=False`` and are not stored at all.
+
         :raise StoreError: if the store cannot be written (then nothing of ``items``
             is reported as stored; a retry of the same items is safe).
         """
@@ -113,8 +140,9 @@ class Store(Protocol):
         :raise StoreError: if the store cannot be read.
         """
 
-    def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int) -> SummaryCounts:
-        """Per kind: cards issued by ``service_id`` in [start, end) and their outcomes.
+    def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int,
+                client_scope: str = "") -> SummaryCounts:
+        """Per kind: cards issued by ``service_id`` to ``client_scope`` in [start, end) and their outcomes.
 
         :raise StoreError: if the store cannot be read.
         """

@@ -75,6 +75,13 @@ SQLITE: tuple[Migration, ...] = (
         "CREATE INDEX feedback_card ON feedback (card_uuid)",
         "CREATE INDEX feedback_service_received ON feedback (service_id, received_at)",
     )),
+    Migration(2, "issued cards and feedback bound to the client (issue 17)", (
+        "ALTER TABLE issued_cards ADD COLUMN client_scope TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE feedback ADD COLUMN client_scope TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX issued_cards_scope_service_time ON issued_cards (client_scope, service_id, issued_at)",
+        "CREATE INDEX issued_cards_received ON issued_cards (issued_at)",
+        "CREATE INDEX feedback_received ON feedback (received_at)",
+    )),
 )
 
 POSTGRES: tuple[Migration, ...] = (
@@ -118,6 +125,13 @@ POSTGRES: tuple[Migration, ...] = (
             PRIMARY KEY (iss, jti)
         )""",
         "CREATE INDEX jwt_replay_expires_at ON jwt_replay (expires_at)",
+    )),
+    Migration(3, "issued cards and feedback bound to the client (issue 17)", (
+        "ALTER TABLE issued_cards ADD COLUMN client_scope text NOT NULL DEFAULT ''",
+        "ALTER TABLE feedback ADD COLUMN client_scope text NOT NULL DEFAULT ''",
+        "CREATE INDEX issued_cards_scope_service_time ON issued_cards (client_scope, service_id, issued_at)",
+        "CREATE INDEX issued_cards_received ON issued_cards (issued_at)",
+        "CREATE INDEX feedback_received ON feedback (received_at)",
     )),
 )
 

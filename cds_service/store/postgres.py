@@ -31,7 +31,7 @@ from psycopg.conninfo import conninfo_to_dict
 from cds_service.security.replay import ReplayCacheError
 
 from . import migrations
-from .base import FeedbackOutcome, IssuedCard, StoredFeedback, StoreError, SummaryCounts
+from .base import FeedbackOutcome, IssuedCard, StoredFeedback, StoreError, SummaryCounts, stored_results
 from .summary_rows import build_summary, run_summary_queries
 from .timefmt import utc
 
@@ -201,10 +201,10 @@ class PostgresStore:
         if not cards:
             return
         # utc() refuses naive times (PostgreSQL would read them in the session's zone).
-        rows = [(c.card_uuid, c.service_id, c.hook_instance, c.kind, c.indicator, c.patient_hash, utc(c.issued_at))
-                for c in cards]
+        rows = [(c.card_uuid, c.service_id, c.hook_instance, c.kind, c.indicator, c.patient_hash, utc(c.issued_at),
+                 c.client_scope) for c in cards]
 
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s::timestamptz)"] * len(rows))
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s::timestamptz, %s)"] * len(rows))
         params = [v for row in rows for v in row]
         # One statement, so one round trip in autocommit. The CTE makes this one
         # transaction commit without waiting for the WAL flush: a server crash may
@@ -213,9 +213,10 @@ class PostgresStore:
         # full synchronous commit. (set_config is volatile: the CTE is never skipped.)
         statement = (
             "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))"
-            " INSERT INTO issued_cards (card_uuid, service_id, hook_instance, kind, indicator, patient_hash, issued_at)"
+            " INSERT INTO issued_cards (card_uuid, service_id, hook_instance, kind, indicator, patient_hash, issued_at,"
+            " client_scope)"
             " SELECT v.* FROM (VALUES " + values + ") AS v (card_uuid, service_id, hook_instance, kind, indicator,"
-            " patient_hash, issued_at) CROSS JOIN async_commit ON CONFLICT (card_uuid) DO NOTHING"
+            " patient_hash, issued_at, client_scope) CROSS JOIN async_commit ON CONFLICT (card_uuid) DO NOTHING"
         )
 
         def work(conn: psycopg.Connection) -> None:
@@ -227,34 +228,35 @@ class PostgresStore:
         if not items:
             return []
 
-        def work(conn: psycopg.Connection) -> tuple[set[str], dict[str, str]]:
-            inserted: set[str] = set()
+        def work(conn: psycopg.Connection) -> tuple[dict[str, bool], dict[tuple[str, str], str]]:
+            new: dict[str, bool] = {}
             with conn.transaction():
+                issued: dict[tuple[str, str], str] = {}
+                for scope in {i.client_scope for i in items}:
+                    uuids = sorted({i.card_uuid for i in items if i.client_scope == scope})
+                    for uuid, kind in conn.execute(
+                        "SELECT card_uuid, kind FROM issued_cards WHERE client_scope = %s AND card_uuid = ANY(%s)",
+                        (scope, uuids),
+                    ).fetchall():
+                        issued[(scope, uuid)] = kind
                 for item in items:
+                    if (item.client_scope, item.card_uuid) not in issued:
+                        continue  # never issued to this client: not stored (issue 17)
                     cur = conn.execute(
                         "INSERT INTO feedback (fingerprint, service_id, card_uuid, outcome, accepted_suggestions,"
-                        " reason_system, reason_code, has_comment, outcome_at, acted_at, received_at)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                        " reason_system, reason_code, has_comment, outcome_at, acted_at, received_at, client_scope)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                         " ON CONFLICT (fingerprint) DO NOTHING",
                         (item.fingerprint, item.service_id, item.card_uuid, item.outcome,
                          json.dumps(list(item.accepted_suggestions)), item.reason_system, item.reason_code,
-                         item.has_comment, utc(item.outcome_at), utc(item.acted_at), utc(item.received_at)),
+                         item.has_comment, utc(item.outcome_at), utc(item.acted_at), utc(item.received_at),
+                         item.client_scope),
                     )
-                    if cur.rowcount == 1:
-                        inserted.add(item.fingerprint)
-                kinds = dict(conn.execute(
-                    "SELECT card_uuid, kind FROM issued_cards WHERE card_uuid = ANY(%s)",
-                    (sorted({i.card_uuid for i in items}),),
-                ).fetchall())
-            return inserted, kinds
+                    new[item.fingerprint] = new.get(item.fingerprint, False) or cur.rowcount == 1
+            return new, issued
 
-        inserted, kinds = self._run("record feedback", work)
-        out, seen = [], set()
-        for item in items:
-            out.append(StoredFeedback(item.fingerprint, item.fingerprint in inserted and item.fingerprint not in seen,
-                                      kinds.get(item.card_uuid)))
-            seen.add(item.fingerprint)
-        return out
+        new, issued = self._run("record feedback", work)
+        return stored_results(items, new, issued)
 
     def meta_value(self, key: str, default: str) -> str:
         # Start-up only (the patient hash key): a direct connection, no pool before a fork.
@@ -282,15 +284,17 @@ class PostgresStore:
         if not codes:
             return set()
         rows = self._run("suppression lookup", lambda c: c.execute(
-            "SELECT DISTINCT i.kind FROM issued_cards i JOIN feedback f ON f.card_uuid = i.card_uuid"
+            "SELECT DISTINCT i.kind FROM issued_cards i"
+            " JOIN feedback f ON f.card_uuid = i.card_uuid AND f.client_scope = i.client_scope"
             " WHERE i.patient_hash = %s AND f.outcome = 'overridden' AND f.reason_system = %s"
             " AND f.reason_code = ANY(%s) AND f.acted_at >= %s",
             (patient_hash, reason_system, codes, utc(since)),
         ).fetchall())
         return {r[0] for r in rows}
 
-    def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int) -> SummaryCounts:
-        window = (service_id, utc(start), utc(end))
+    def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int,
+                client_scope: str = "") -> SummaryCounts:
+        window = (client_scope, service_id, utc(start), utc(end))
 
         def work(conn: psycopg.Connection):
             # One snapshot for the four queries, so the figures agree with each other.

@@ -62,8 +62,8 @@ class ReopeningStore:
     def suppressed_kinds(self, patient_hash, reason_system, reason_codes, since):
         return self._real().suppressed_kinds(patient_hash, reason_system, reason_codes, since)
 
-    def summary(self, service_id, start, end, top_reasons):
-        return self._real().summary(service_id, start, end, top_reasons)
+    def summary(self, service_id, start, end, top_reasons, client_scope=""):
+        return self._real().summary(service_id, start, end, top_reasons, client_scope)
 
     def meta_value(self, key, default):
         return self._real().meta_value(key, default)

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Sequence
 
 from ..sqlite_conn import ThreadConnections, enable_wal
 from . import migrations
-from .base import FeedbackOutcome, IssuedCard, KindCounts, StoredFeedback, StoreError, SummaryCounts
+from .base import FeedbackOutcome, IssuedCard, KindCounts, StoredFeedback, StoreError, SummaryCounts, stored_results
 from .summary_rows import build_summary, run_summary_queries
 from .timefmt import to_text
 
@@ -114,11 +114,11 @@ class SQLiteStore:
         if not cards:
             return
         rows = [(c.card_uuid, c.service_id, c.hook_instance, c.kind, c.indicator, c.patient_hash,
-                 to_text(c.issued_at)) for c in cards]
+                 to_text(c.issued_at), c.client_scope) for c in cards]
         with self._errors("record issued cards"), self._write() as tx:
             tx.executemany(
                 "INSERT INTO issued_cards (card_uuid, service_id, hook_instance, kind, indicator, patient_hash,"
-                " issued_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (card_uuid) DO NOTHING",
+                " issued_at, client_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (card_uuid) DO NOTHING",
                 rows,
             )
 
@@ -127,32 +127,34 @@ class SQLiteStore:
             return []
         with self._errors("record feedback"), self._write() as tx:
             new = {}
+            issued = self._issued_kinds(tx, items)
             for item in items:
+                if (item.client_scope, item.card_uuid) not in issued:
+                    continue  # never issued to this client: not stored (issue 17)
                 cur = tx.execute(
                     "INSERT INTO feedback (fingerprint, service_id, card_uuid, outcome, accepted_suggestions,"
-                    " reason_system, reason_code, has_comment, outcome_at, acted_at, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
+                    " reason_system, reason_code, has_comment, outcome_at, acted_at, received_at, client_scope)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
                     (item.fingerprint, item.service_id, item.card_uuid, item.outcome,
                      json.dumps(list(item.accepted_suggestions)), item.reason_system, item.reason_code,
                      int(item.has_comment), to_text(item.outcome_at), to_text(item.acted_at),
-                     to_text(item.received_at)),
+                     to_text(item.received_at), item.client_scope),
                 )
                 # Two identical items in one post: the first is new, the second a duplicate.
                 new[item.fingerprint] = new.get(item.fingerprint, False) or cur.rowcount == 1
-            kinds = self._kinds(tx, {i.card_uuid for i in items})
-        seen: set[str] = set()
-        out = []
-        for item in items:
-            is_new = new[item.fingerprint] and item.fingerprint not in seen
-            seen.add(item.fingerprint)
-            out.append(StoredFeedback(item.fingerprint, is_new, kinds.get(item.card_uuid)))
-        return out
+        return stored_results(items, new, issued)
 
     @staticmethod
-    def _kinds(conn: sqlite3.Connection, uuids: set[str]) -> dict[str, str]:
-        marks = ",".join("?" * len(uuids))
-        return dict(conn.execute(f"SELECT card_uuid, kind FROM issued_cards WHERE card_uuid IN ({marks})",
-                                 tuple(uuids)))
+    def _issued_kinds(conn: sqlite3.Connection, items: Sequence[FeedbackOutcome]) -> dict[tuple[str, str], str]:
+        """(client scope, card uuid) -> kind, for the cards of ``items`` issued to the item's client."""
+        out: dict[tuple[str, str], str] = {}
+        for scope in {i.client_scope for i in items}:
+            uuids = tuple({i.card_uuid for i in items if i.client_scope == scope})
+            marks = ",".join("?" * len(uuids))
+            for uuid, kind in conn.execute(f"SELECT card_uuid, kind FROM issued_cards WHERE client_scope = ?"
+                                           f" AND card_uuid IN ({marks})", (scope, *uuids)):
+                out[(scope, uuid)] = kind
+        return out
 
     def meta_value(self, key: str, default: str) -> str:
         with self._errors("store metadata"), self._write() as tx:
@@ -177,15 +179,17 @@ class SQLiteStore:
         marks = ",".join("?" * len(codes))
         with self._errors("suppression lookup"):
             rows = self._connection().execute(
-                "SELECT DISTINCT i.kind FROM issued_cards i JOIN feedback f ON f.card_uuid = i.card_uuid"
+                "SELECT DISTINCT i.kind FROM issued_cards i"
+                " JOIN feedback f ON f.card_uuid = i.card_uuid AND f.client_scope = i.client_scope"
                 " WHERE i.patient_hash = ? AND f.outcome = 'overridden' AND f.reason_system = ?"
                 f" AND f.reason_code IN ({marks}) AND f.acted_at >= ?",
                 (patient_hash, reason_system, *codes, to_text(since)),
             ).fetchall()
         return {r[0] for r in rows}
 
-    def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int) -> SummaryCounts:
-        window = (service_id, to_text(start), to_text(end))
+    def summary(self, service_id: str, start: datetime, end: datetime, top_reasons: int,
+                client_scope: str = "") -> SummaryCounts:
+        window = (client_scope, service_id, to_text(start), to_text(end))
         with self._errors("summary"):
             shown, outcomes, reasons, unmatched = run_summary_queries(self._connection().execute, "?", window)
         return build_summary(shown, outcomes, reasons, unmatched, top_reasons)

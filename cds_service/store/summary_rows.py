@@ -10,28 +10,32 @@ from .base import KindCounts, SummaryCounts
 
 def run_summary_queries(execute: Callable[[str, Sequence[Any]], Any], mark: str,
                         window: Sequence[Any]) -> tuple[list, list, list, int]:
-    """(shown, outcomes, reasons, unmatched) for ``window`` = (service id, start, end).
+    """(shown, outcomes, reasons, unmatched) for ``window`` = (client scope, service id, start, end).
+
+    A client sees its own figures only: cards issued to it, feedback it sent.
 
     ``execute(sql, params)`` returns a cursor; ``mark`` is the driver's placeholder
     (``?`` for sqlite3, ``%s`` for psycopg). The caller chooses the transaction.
     """
-    in_range = f"i.service_id = {mark} AND i.issued_at >= {mark} AND i.issued_at < {mark}"
+    in_range = f"i.client_scope = {mark} AND i.service_id = {mark} AND i.issued_at >= {mark} AND i.issued_at < {mark}"
     shown = execute(f"SELECT i.kind, COUNT(*) FROM issued_cards i WHERE {in_range} GROUP BY i.kind", window).fetchall()
     outcomes = execute(
         "SELECT i.kind, f.outcome, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
-        f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {in_range} GROUP BY i.kind, f.outcome",
+        f" JOIN feedback f ON f.card_uuid = i.card_uuid AND f.client_scope = i.client_scope WHERE {in_range}"
+        " GROUP BY i.kind, f.outcome",
         window,
     ).fetchall()
     reasons = execute(
         "SELECT i.kind, f.reason_system, f.reason_code, COUNT(DISTINCT f.card_uuid) FROM issued_cards i"
-        f" JOIN feedback f ON f.card_uuid = i.card_uuid WHERE {in_range}"
+        f" JOIN feedback f ON f.card_uuid = i.card_uuid AND f.client_scope = i.client_scope WHERE {in_range}"
         " AND f.outcome = 'overridden' GROUP BY i.kind, f.reason_system, f.reason_code",
         window,
     ).fetchall()
     unmatched = execute(
         "SELECT COUNT(DISTINCT f.card_uuid) FROM feedback f"
-        " LEFT JOIN issued_cards i ON i.card_uuid = f.card_uuid"
-        f" WHERE i.card_uuid IS NULL AND f.service_id = {mark} AND f.received_at >= {mark} AND f.received_at < {mark}",
+        " LEFT JOIN issued_cards i ON i.card_uuid = f.card_uuid AND i.client_scope = f.client_scope"
+        f" WHERE i.card_uuid IS NULL AND f.client_scope = {mark} AND f.service_id = {mark}"
+        f" AND f.received_at >= {mark} AND f.received_at < {mark}",
         window,
     ).fetchone()[0]
     return shown, outcomes, reasons, unmatched

@@ -115,7 +115,7 @@ def test_demo_patient_select_sign_and_accept_a_suggestion(open_console, console_
     assert sent["feedback"][0]["card"] == data["uuid"]
     assert sent["feedback"][0]["outcome"] == "accepted"
     assert sent["feedback"][0]["acceptedSuggestions"] == [{"id": suggestion["uuid"]}]
-    assert json.loads(answer.text_content()) == {"received": 1, "recorded": 1, "duplicates": 0}
+    assert json.loads(answer.text_content()) == {"received": 1, "recorded": 1, "duplicates": 0, "unknownCards": 0}
     assert _summary(console_service, "spine-order-select", "emg-adds-value")["accepted"] == before["accepted"] + 1
     expect(card.locator(".card-status")).to_contain_text("Accepted")
 

@@ -11,7 +11,7 @@ import pytest
 from cds_service.security.replay import ReplayCacheError, SQLiteReplayCache
 from cds_service.store import StoreError
 from cds_service.store.sqlite import SQLiteStore
-from tests.store.helpers import outcome
+from tests.store.helpers import issued, outcome
 from tests.support import openapi
 from tests.support.builders import hook_request, service_request
 
@@ -63,6 +63,7 @@ def test_a_store_file_deleted_under_open_connections_is_an_error_and_a_restored_
     path = tmp_path / "store" / "store.sqlite3"
     store = SQLiteStore(path, timeout=0.2)
     try:
+        store.record_issued([issued(card_uuid="card-1"), issued(card_uuid="card-2")])  # feedback needs issued cards
         store.record_feedback([outcome("card-1")])
         backup = tmp_path / "backup.sqlite3"
         with sqlite3.connect(path) as src, sqlite3.connect(backup) as dst:

@@ -15,6 +15,7 @@ from cds_service.app import create_app
 from cds_service.cardbuilder import OVERRIDE_SYSTEM
 from cds_service.settings import Settings
 from tests.scenarios.build import build
+from tests.support.processes import DEMO_SETTINGS
 
 
 def days_ago(n: int) -> str:
@@ -72,7 +73,8 @@ def override(card: dict, code: str | None, when: str = "2026-11-26T10:05:31Z") -
 def ops_settings(tmp_path, **overrides) -> Settings:
     """The repo's content, no CDS_* environment, JWT off, and stores of this test only."""
     values = {"auth_disabled": True, "store_path": tmp_path / "store.sqlite3",
-              "replay_cache_path": tmp_path / "replay.sqlite3"}
+              "replay_cache_path": tmp_path / "replay.sqlite3", **DEMO_SETTINGS,
+              "public_base_url": "http://localhost"}  # the Flask test client's base URL
     values.update(overrides)
     return Settings.load(env={}, yaml_path=None, **values)
 

@@ -49,7 +49,7 @@ def test_a_card_overridden_as_already_addressed_is_not_shown_again_to_that_patie
     first = _call(client, pretest_scenario(), "pt-a")
     notes = card_of(first, "edx-pretest-notes")
     assert _post(client, override(notes, "lab-informed")).get_json() == {"received": 1, "recorded": 1,
-                                                                         "duplicates": 0}
+                                                                         "duplicates": 0, "unknownCards": 0}
     again = _call(client, pretest_scenario(), "pt-a")
     assert "edx-pretest-notes" not in kinds(again)
     assert "emg-adds-value" in kinds(again)  # only the overridden kind goes
@@ -79,8 +79,8 @@ def test_a_red_flag_is_shown_again_even_when_overridden_as_already_evaluated(cli
 def test_the_same_outcome_posted_twice_is_stored_once(client):
     notes = card_of(_call(client, pretest_scenario(), "pt-d"), "edx-pretest-notes")
     item = override(notes, "lab-informed")
-    assert _post(client, item, item).get_json() == {"received": 2, "recorded": 1, "duplicates": 1}
-    assert _post(client, item).get_json() == {"received": 1, "recorded": 0, "duplicates": 1}
+    assert _post(client, item, item).get_json() == {"received": 2, "recorded": 1, "duplicates": 1, "unknownCards": 0}
+    assert _post(client, item).get_json() == {"received": 1, "recorded": 0, "duplicates": 1, "unknownCards": 0}
     figures = {k["kind"]: k for k in client.get(SUMMARY).get_json()["kinds"]}
     assert figures["edx-pretest-notes"]["overridden"] == 1
 
@@ -96,7 +96,8 @@ def test_summary_gives_the_figures_per_kind(client):
     _post(client, {"card": value["uuid"], "outcome": "accepted",
                    "acceptedSuggestions": [{"id": value["suggestions"][0]["uuid"]}],
                    "outcomeTimestamp": "2026-11-26T10:06:00Z"})
-    _post(client, override({"uuid": "f6b95768-b1c8-40dc-8385-bf3504b82ffb"}, None))  # a card we never issued
+    unknown = _post(client, override({"uuid": "f6b95768-b1c8-40dc-8385-bf3504b82ffb"}, None))  # never issued
+    assert unknown.get_json() == {"received": 1, "recorded": 0, "duplicates": 0, "unknownCards": 1}
 
     resp = client.get(SUMMARY)
     assert resp.status_code == 200
@@ -112,7 +113,7 @@ def test_summary_gives_the_figures_per_kind(client):
     assert (flag_figures["shown"], flag_figures["overridden"]) == (1, 1)
     assert figures["lbp-imaging-premature"] == {"kind": "lbp-imaging-premature", "shown": 0, "accepted": 0,
                                                 "overridden": 0, "topOverrideReasons": []}
-    assert body["unmatchedFeedback"] == 1
+    assert body["unmatchedFeedback"] == 0  # not stored at all (issue 17)
     # The other service issued nothing.
     other = client.get("/cds-services/spine-order-select/feedback/summary").get_json()
     assert all(k["shown"] == 0 for k in other["kinds"])

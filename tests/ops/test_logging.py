@@ -43,6 +43,9 @@ def test_a_hook_call_logs_one_json_request_line_with_its_context(client, capsys)
 
 
 def test_feedback_request_line_counts_what_was_stored(client, capsys):
+    from tests.store.helpers import issued
+
+    client.application.extensions["cds_ops"].store.record_issued([issued(card_uuid="c-1")])  # feedback needs an issued card
     capsys.readouterr()
     item = {"card": "c-1", "outcome": "overridden", "outcomeTimestamp": "2026-11-26T10:05:31Z",
             "overrideReason": {"userComment": "Mr Zebulon already had it"}}

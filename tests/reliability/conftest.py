@@ -106,7 +106,8 @@ def live(tmp_path_factory, _fhir_server) -> LiveService:
     jwks = JwksServer().start()
     jwks.hang.add("/hang.json")
     issuers = {
-        ISS_OK: jwks.publish("/ok.json", key.public_jwk()),
+        # This issuer's clients may name the faulty FHIR server (per-issuer FHIR allowlist).
+        ISS_OK: {"jwks_url": jwks.publish("/ok.json", key.public_jwk()), "fhir_servers": [_fhir_server.base]},
         ISS_DOWN: f"http://127.0.0.1:{free_port()}/jwks.json",
         ISS_HANG: jwks.url("/hang.json"),
     }

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -40,6 +41,23 @@ FEEDBACK = "/cds-services/spine-order-sign/feedback"
 
 def _feedback(card_uuid: str) -> dict:
     return {"feedback": [{"card": card_uuid, "outcome": "overridden", "outcomeTimestamp": "2026-11-26T10:00:00Z"}]}
+
+
+def _issue(store, uuids) -> None:
+    """Record cards as issued (feedback is stored only for cards issued to the client: issue 17).
+
+    ``store``: a SQLite file path, or an open store."""
+    from tests.store.helpers import issued
+
+    cards = [issued(card_uuid=u) for u in uuids]
+    if isinstance(store, Path):
+        opened = SQLiteStore(store, timeout=10)
+        try:
+            opened.record_issued(cards)
+        finally:
+            opened.close()
+    else:
+        store.record_issued(cards)
 
 
 def _assert_refused(reply) -> None:
@@ -94,12 +112,17 @@ def test_a_locked_store_fails_open_for_hook_calls_and_refuses_feedback(make_app,
             _assert_refused(refused)
             assert refused.seconds < STORE_TIMEOUT + MARGIN_SECONDS
             assert client.get("/healthz").status_code == 200
-        # Released: the same post is new, so nothing of it was stored while locked.
+        # Released: nothing of that post was stored while locked. The card itself was not recorded
+        # either (issued while the store was locked: fail open), so feedback on it cannot be bound
+        # to the client and is not stored (issue 17); a card issued now takes feedback again.
         retried = client.post(FEEDBACK, json=feedback_on(card))
-        assert retried.status_code == 200 and retried.get_json() == {"received": 1, "recorded": 1, "duplicates": 0}
+        assert retried.status_code == 200 and retried.get_json() == {"received": 1, "recorded": 0, "duplicates": 0,
+                                                                     "unknownCards": 1}
+        later = client.post(path, json=body).get_json()["cards"][0]
+        assert client.post(FEEDBACK, json=feedback_on(later)).get_json()["recorded"] == 1
     finally:
         lock.close()
-    assert _stored_cards(store) == {first["feedback"][0]["card"], card["uuid"]}
+    assert _stored_cards(store) == {first["feedback"][0]["card"], later["uuid"]}
 
 
 # --- under gunicorn: many clients while the lock comes and goes, then the file goes ---------
@@ -136,8 +159,11 @@ def test_under_gunicorn_no_acknowledged_feedback_is_lost_while_the_store_locks_a
             local.s = requests.Session()
         return local.s
 
+    cards = [str(uuid.uuid4()) for _ in range(300)]
+    _issue(store, cards)
+
     def post_feedback(i: int) -> None:
-        card = str(uuid.uuid4())
+        card = cards[i]
         reply = _post_json(session(), base + FEEDBACK, _feedback(card))
         if reply.status == 200:
             acked.add(card)
@@ -189,6 +215,7 @@ def test_under_gunicorn_no_acknowledged_feedback_is_lost_while_the_store_locks_a
 def test_under_gunicorn_a_deleted_store_refuses_feedback_and_hook_calls_go_on(served):
     base, store = served
     card = str(uuid.uuid4())
+    _issue(store, [card])
     assert _post_json(requests, base + FEEDBACK, _feedback(card)).status == 200
     shutil.rmtree(store.parent)  # the file, its WAL and the folder
     for i in range(12):  # enough to meet every worker thread's connection
@@ -261,11 +288,12 @@ def test_an_unreachable_postgresql_fails_open_refuses_feedback_and_recovers(make
         client = app.test_client()
         path, body = hook_call(MIMIC, "p-pg")
         acked = {str(uuid.uuid4())}
+        lost = str(uuid.uuid4())
+        _issue(app.extensions["cds_ops"].store, [*acked, lost])
         assert client.post(FEEDBACK, json=_feedback(next(iter(acked)))).status_code == 200
         proxy.cut()
         hook = timed(client.post, path, json=body)
         assert hook.status == 200 and MIMIC_KIND in kinds(hook.body) and hook.seconds < 2 * 0.5 + MARGIN_SECONDS
-        lost = str(uuid.uuid4())
         refused = timed(client.post, FEEDBACK, json=_feedback(lost))
         _assert_refused(refused)
         assert refused.seconds < 2 * 0.5 + MARGIN_SECONDS  # one try and one retry at most

@@ -22,8 +22,9 @@ from tests.security.keys import SigningKey
 ISS = "https://ehr.example.org/"
 SERVICE_PATH = "/cds-services/spine-mri"
 FEEDBACK_PATH = "/cds-services/spine-mri/feedback"
-#: The Flask test client's base URL, so the default expected aud of SERVICE_PATH.
-SERVICE_URL = "http://localhost" + SERVICE_PATH
+#: The configured public base URL (the Flask test client's own base), so the aud of SERVICE_PATH.
+PUBLIC_BASE = "http://localhost"
+SERVICE_URL = PUBLIC_BASE + SERVICE_PATH
 
 
 def _client_view():
@@ -90,6 +91,7 @@ def make_settings(tmp_path, jwks_url):
     def make(**overrides) -> Settings:
         values = {
             "trusted_issuers": {ISS: jwks_url},
+            "public_base_url": PUBLIC_BASE,
             "replay_cache_path": tmp_path / "replay.sqlite3",
             "jwks_connect_timeout": 0.3,
             "jwks_read_timeout": 0.3,

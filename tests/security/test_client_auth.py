@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import warnings
 
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
+from cds_service.security.errors import GENERIC_401
 from tests.security.conftest import FEEDBACK_PATH, ISS, SERVICE_PATH, SERVICE_URL, build_app
 from tests.security.keys import SigningKey, claims, hs256_token, unsigned_token
 
@@ -24,22 +26,37 @@ def call(client, token=None, path=SERVICE_PATH, authorization=None, **kw):
     return client.post(path, json=BODY, headers=headers, **kw)
 
 
+@pytest.fixture(autouse=True)
+def _refusal_log(caplog):
+    """assert_refused reads the precise reason from the log (the response has one generic text)."""
+    caplog.set_level(logging.INFO, logger="cds_service.security")
+    _LOG[:] = [caplog]
+    yield
+    _LOG.clear()
+
+
+_LOG: list = []
+
+
 def assert_refused(resp, description_part: str, token: str | None = None):
-    """A 401 with the RFC 6750 header, the JSON error shape, and no token echoed."""
+    """A 401 with the RFC 6750 header, the JSON error shape, one generic text, and no token echoed;
+    ``description_part`` is in the log line that says why."""
     assert resp.status_code == 401, resp.get_data(as_text=True)
     challenge = resp.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer error="invalid_token", error_description="')
-    assert description_part in challenge
+    assert challenge == f'Bearer error="invalid_token", error_description="{GENERIC_401}"'
     body = resp.get_json()
     assert body["status"] == 401
-    assert description_part in body["error"]
+    assert body["error"] == GENERIC_401
     assert body["operationOutcome"]["issue"][0]["code"] == "login"
     assert "Traceback" not in resp.get_data(as_text=True)
+    refusals = [r.getMessage() for r in _LOG[0].records if "CDS client refused" in r.getMessage()]
+    assert refusals and description_part in refusals[-1], refusals
     if token:
         for part in token.split("."):
             if part:
                 assert part not in resp.get_data(as_text=True)
                 assert part not in challenge
+                assert all(part not in line for line in refusals)
 
 
 # --- accepted -------------------------------------------------------------------
@@ -424,3 +441,36 @@ def test_auth_disabled_lets_calls_in_and_warns_each_time(make_settings, security
         assert resp.get_json()["client"]["authenticated"] is False
     warnings = [r for r in security_logs.records if r.levelname == "WARNING" and "DISABLED" in r.getMessage()]
     assert len(warnings) == 2
+
+
+def test_refusals_tell_an_anonymous_caller_nothing_about_issuers_and_kids(client, es_key, security_logs):
+    """Issue 17: distinct 401 texts told which issuers and kids are trusted. One text for all;
+    the log line says which check refused (reason code and our fixed text, never the token)."""
+    stranger = SigningKey.es384("random-kid-7f3a")
+    attempts = {
+        "unknown_issuer": es_key.sign(claims("https://not-trusted.example/", SERVICE_URL)),
+        "unknown_kid": stranger.sign(claims(ISS, SERVICE_URL)),
+        "bad_signature": stranger.sign(claims(ISS, SERVICE_URL), kid=es_key.kid),
+        "wrong_audience": es_key.sign(claims(ISS, "https://elsewhere.example/x")),
+    }
+    answers = set()
+    for reason, token in attempts.items():
+        resp = call(client, token)
+        assert resp.status_code == 401
+        answers.add((resp.get_data(as_text=True).replace(resp.get_json()["operationOutcome"].get("id", ""), ""),
+                     resp.headers["WWW-Authenticate"]))
+        line = [r.getMessage() for r in security_logs.records if "CDS client refused" in r.getMessage()][-1]
+        assert reason in line
+        assert all(part not in line for part in token.split("."))
+    resp = call(client)  # no token at all
+    answers.add((resp.get_data(as_text=True), resp.headers["WWW-Authenticate"]))
+    assert len({a[1] for a in answers}) == 1
+    assert len({json.loads(a[0])["error"] for a in answers}) == 1
+
+
+def test_a_token_past_exp_but_inside_the_leeway_is_not_replayable(client, es_key):
+    """Issue 17: the replay cache must keep a jti until exp + clock skew, as long as the token passes."""
+    now = int(time.time())
+    token = es_key.sign(claims(ISS, SERVICE_URL, iat=now - 100, exp=now - 30))  # leeway is 60 s
+    assert call(client, token).status_code == 200
+    assert_refused(call(client, token), "already used", token)

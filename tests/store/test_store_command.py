@@ -25,7 +25,7 @@ def store_env(tmp_path, monkeypatch):
 
 def test_migrate_reports_the_version(store_env, capsys):
     assert command.main(["migrate"]) == 0
-    assert capsys.readouterr().out.strip() == "sqlite store at schema version 1"
+    assert capsys.readouterr().out.strip() == "sqlite store at schema version 2"
 
 
 def test_summary_prints_the_figures(store_env, capsys):

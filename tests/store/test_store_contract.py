@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import timedelta
@@ -78,6 +79,7 @@ def test_duplicates_within_one_post_count_once(store):
 
 def test_a_different_outcome_for_the_same_card_is_new(store):
     card = issued()
+    store.record_issued([card])
     a = outcome(card.card_uuid, reason="already-addressed")
     b = outcome(card.card_uuid, reason="symptoms-changed")
     c = outcome(card.card_uuid, reason="already-addressed", at=T0 + timedelta(seconds=1))
@@ -104,11 +106,41 @@ def test_concurrent_posts_of_one_outcome_store_it_once(make_store):
     assert raw_rows(make_store, "SELECT COUNT(*) FROM feedback") == [(1,)]
 
 
-def test_feedback_on_a_card_never_issued_is_kept_without_a_kind(store):
+def test_feedback_on_a_card_never_issued_is_not_stored(store, make_store):
+    # Issue 17: 10,000 rows of feedback about unknown card uuids were kept.
     result = store.record_feedback([outcome("4e0a3a1e-3283-4575-ab82-028d55fe2719")])
-    assert result[0].new and result[0].kind is None
+    assert not result[0].new and result[0].kind is None and result[0].issued is False
+    assert raw_rows(make_store, "SELECT COUNT(*) FROM feedback") == [(0,)]
     counts = store.summary("spine-order-sign", T0 - timedelta(days=1), T0 + timedelta(days=1), 5)
-    assert counts.kinds == () and counts.unmatched_feedback == 1
+    assert counts.kinds == () and counts.unmatched_feedback == 0
+
+
+def test_feedback_binds_to_the_client_that_received_the_card(store, make_store):
+    """Issue 17: a second issuer's "already addressed" for the first issuer's card uuid silenced
+    that kind for the first issuer's patient. Feedback counts only from the client the card went to."""
+    first, second = "https://ehr-a.example\x1ft1", "https://ehr-b.example\x1f"
+    card = dataclasses.replace(issued(patient_hash="p-1"), client_scope=first)
+    store.record_issued([card])
+    forged = dataclasses.replace(outcome(card.card_uuid, reason="already-addressed"), client_scope=second)
+    assert store.record_feedback([forged])[0].issued is False
+    assert store.suppressed_kinds("p-1", OVERRIDE_SYSTEM, ["already-addressed"], T0 - timedelta(days=1)) == set()
+    # The summary shows a client its own figures only.
+    window = (T0 - timedelta(days=1), T0 + timedelta(days=1), 5)
+    assert store.summary("spine-order-sign", *window, client_scope=second).kinds == ()
+    assert store.summary("spine-order-sign", *window, client_scope=first).kinds[0].shown == 1
+    # The same feedback from the client that got the card counts.
+    real = dataclasses.replace(forged, client_scope=first)
+    assert store.record_feedback([real])[0].new
+    assert store.suppressed_kinds("p-1", OVERRIDE_SYSTEM, ["already-addressed"], T0 - timedelta(days=1)) == {card.kind}
+    assert store.summary("spine-order-sign", *window, client_scope=first).kinds[0].overridden == 1
+
+
+def test_purge_through_the_store_interface_deletes_old_rows(store, make_store):
+    old = issued(at=T0 - timedelta(days=500))
+    store.record_issued([old, issued()])
+    store.record_feedback([outcome(old.card_uuid, at=T0 - timedelta(days=500))])
+    assert store.purge(T0 - timedelta(days=400)) == (1, 1)
+    assert raw_rows(make_store, "SELECT COUNT(*) FROM issued_cards") == [(1,)]
 
 
 # --- suppression lookups ---------------------------------------------------------
@@ -188,7 +220,7 @@ def test_summary_counts_shown_accepted_overridden_and_top_reasons(store):
     assert little_counts.reasons == (((OVERRIDE_SYSTEM, "already-addressed"), 2), ((None, None), 1))
     value_counts = by_kind["emg-adds-value"]
     assert (value_counts.shown, value_counts.accepted, value_counts.overridden, value_counts.reasons) == (3, 2, 0, ())
-    assert counts.unmatched_feedback == 1
+    assert counts.unmatched_feedback == 0  # feedback about cards never issued is not stored (issue 17)
 
 
 # --- metadata, purge, schema -------------------------------------------------------
@@ -211,7 +243,7 @@ def test_purge_deletes_records_older_than_the_cutoff(store):
 
 def test_ping_and_schema_version(store):
     store.ping()
-    assert store.schema_version() == (2 if store.backend == "postgresql" else 1)
+    assert store.schema_version() == (3 if store.backend == "postgresql" else 2)
 
 
 def test_naive_times_are_refused_not_guessed(store):

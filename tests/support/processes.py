@@ -15,6 +15,12 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: The demo conveniences `make run` turns on (the production defaults have them off):
+#: the console at /, /metrics and CORS for any page. Tests run the service like `make run`
+#: unless they say otherwise; tests/security/test_public_defaults.py checks the defaults.
+DEMO_ENV = {"CDS_CONSOLE_ENABLED": "true", "CDS_METRICS_ENABLED": "true", "CDS_CORS_ORIGINS": "*"}
+DEMO_SETTINGS = {"console_enabled": True, "metrics_enabled": True, "cors_origins": ("*",)}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -52,10 +58,17 @@ def stop_process(proc: subprocess.Popen, timeout: float) -> None:
 
 @contextlib.contextmanager
 def run_service(env: Mapping[str, str] | None = None, workers: int = 2,
-                log_path: Path | None = None) -> Iterator[str]:
-    """Run ``cds-service serve`` (gunicorn) on a free port; yields its base URL."""
-    port = free_port()
-    full_env = {**os.environ, "CDS_HOST": "127.0.0.1", "CDS_PORT": str(port), "CDS_WORKERS": str(workers)}
+                log_path: Path | None = None, port: int | None = None,
+                demo_conveniences: bool = True) -> Iterator[str]:
+    """Run ``cds-service serve`` (gunicorn) on ``port`` (default: a free one); yields its base URL.
+
+    ``demo_conveniences``: console, metrics and CORS on, as `make run` has them (``env`` wins).
+    """
+    port = port or free_port()
+    full_env = {**os.environ, **(DEMO_ENV if demo_conveniences else {}),
+                "CDS_HOST": "127.0.0.1", "CDS_PORT": str(port), "CDS_WORKERS": str(workers)}
+    # The URL the tests call is the configured public base (the JWT aud is checked against it).
+    full_env["CDS_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     full_env.update(env or {})
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve"], cwd=ROOT, env=full_env,
