@@ -131,6 +131,12 @@ class Localisation:
                    for f in self.findings)
 
     @property
+    def reflex_deficit(self) -> bool:
+        """A reduced or absent reflex on exam, affirmed: an objective sign, so the picture is not purely sensory."""
+        return any(f.kind == "reflex" and f.certainty == "affirmed" and (self.limb is None or f.limb in (None, self.limb))
+                   for f in self.findings)
+
+    @property
     def cord_region(self) -> str | None:
         """"cervical" or "thoracic" when the cord is a candidate (signs or MRI), else None."""
         cords = [c.site.name for c in self.candidates if c.site.kind == "cord"]

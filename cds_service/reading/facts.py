@@ -83,7 +83,7 @@ CONCEPTS: tuple[ConceptSpec, ...] = (
     _spec("sciatica", ("sciatica",), ("sciatica",)),
     _spec("spinal-stenosis", ("spinal-stenosis",), ("spinal_stenosis",)),
     _spec("disc-herniation", (), ("disc_herniation",)),
-    _spec("axial-pain", ("axial-pain",), ("low_back_pain", "neck_pain")),
+    _spec("axial-pain", ("axial-pain",), ("low_back_pain", "neck_pain", "thoracic_back_pain")),
     # mimics
     _spec("carpal-tunnel-syndrome", ("carpal-tunnel-syndrome",), ("carpal_tunnel",)),
     _spec("ulnar-neuropathy", ("ulnar-neuropathy",), ("ulnar_neuropathy",)),
@@ -366,7 +366,12 @@ def _read_clinical_text(text: str) -> tuple[_TextHit, ...]:
             found_levels = tuple(lv for g in groups for lv in disc_levels(g))
             region = at.region_in(s) or (region_of((found_roots or found_levels)[0]) if (found_roots or found_levels) else None)
             if m.concept == "low_back_pain":
-                region = "lumbar"
+                # Plain "back pain" beside a thoracic level ("tender at T7") is that level's pain.
+                generic = m.text.lower() == "back pain" and (
+                    region == "thoracic" or any(region_of(t.first) == "thoracic" and not t.is_pair for t in tokens))
+                region = "thoracic" if generic else "lumbar"
+            elif m.concept == "thoracic_back_pain":
+                region = "thoracic"
             elif m.concept == "neck_pain":
                 region = "cervical"
             elif m.concept == "sciatica":

@@ -84,6 +84,9 @@ NEGATION_POST: list[tuple[str, int]] = [
     (r"resolved", 2),
     (r"(?:is|are|was|were) (?:excluded|ruled out)", 6),
     (r"ruled out", 4),
+    # "considered and excluded", "suspected but excluded": the assessment ended in exclusion.
+    (r"(?:(?:is|are|was|were) )?(?:considered|suspected|assessed|evaluated|queried) (?:and|but) (?:excluded|ruled out)", 6),
+    (r"excluded", 3),
     (r"(?:is|are|was|were) negative", 5),
     (r"negative", 3),
     (r": ?(?:no|none|negative|absent|denies|denied|nil)", 1),
@@ -504,6 +507,9 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
     # axial pain
     "low_back_pain": [r"(?:low|lower) back pain", r"lbp", r"lumbago", r"lumbar (?:spine )?pain", r"back pain", r"lumbalgia"],
     "neck_pain": [r"neck pain", r"cervicalgia", r"cervical (?:spine )?pain"],
+    "thoracic_back_pain": [
+        r"(?:mid|middle|upper)[- ]?back pain", r"thoracic (?:spine |back )?pain", r"thoracalgia", r"interscapular pain",
+    ],
     # symptom character
     "sensory": [
         r"numbness", r"numb", r"tingling", r"paresthesi(?:a|ae|as)", r"pins and needles", r"(?:hyp|dys)a?esthesi(?:a|as)",

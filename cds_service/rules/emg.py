@@ -180,7 +180,9 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
     weak = loc.motor_deficit or any(s.kind == "weakness" and s.certainty == "affirmed" for s in picture.symptoms)
     # Sensory or pain findings behind a root candidate ("pain from the neck to the thumb; Spurling positive").
     root_sensory = [f for c in root_candidates for f in c.support if f.kind in ("sensory", "pain") and f.modality == "symptom"]
-    caveat_holds = root_in_question and not weak and not loc.ncs_detectable_candidate and not loc.cord_region
+    # A lost reflex is an objective root sign: the picture is then not "purely sensory".
+    caveat_holds = root_in_question and not weak and not loc.reflex_deficit and not loc.ncs_detectable_candidate \
+        and not loc.cord_region
     if caveat_holds and (picture.mostly_sensory or root_sensory):
         little.append({"code": "sensory-only"})
         little_evidence += [e for s in picture.symptoms if s.kind == "sensory" for e in s.evidence]

@@ -78,6 +78,12 @@ def test_emg_cues(sentence, concept, certainty):
         ("History of breast cancer, s/p mastectomy 2015.", "malignancy", "affirmed"),
         ("Rule out cauda equina syndrome.", "cauda_equina", "hedged"),
         ("New urinary retention since yesterday.", "urinary_retention", "affirmed"),
+        # An assessment that ends in exclusion negates the diagnosis it names.
+        ("Cauda equina syndrome was considered and excluded on examination.", "cauda_equina", "negated"),
+        ("Cauda equina syndrome suspected but excluded by a normal exam.", "cauda_equina", "negated"),
+        ("Cauda equina syndrome excluded clinically.", "cauda_equina", "negated"),
+        ("Cauda equina syndrome cannot be excluded.", "cauda_equina", "hedged"),
+        ("Cauda equina syndrome not excluded.", "cauda_equina", "hedged"),
     ],
 )
 def test_clinical_cues(sentence, concept, certainty):
