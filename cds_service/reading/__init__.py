@@ -18,9 +18,9 @@ from datetime import datetime, timezone
 from ..record import PatientRecord
 from ..valuesets import ValueSets
 from .dates import age_in_years, parse_date
-from .fhir_access import ODD_DATA
+from .fhir_access import ODD_DATA, codings
 from .emg_text import read_emg_text
-from .entries import record_entries
+from .entries import LazyEntries, record_entries
 from .facts import condition_facts, observation_facts, required_valuesets
 from .findings import MIMIC_KINDS, condition_findings, red_flags, root_problems, symptoms
 from .model import (
@@ -79,6 +79,25 @@ def _localising(record: PatientRecord, now: datetime, policy: ReadingPolicy, ski
         return ()
 
 
+#: The value sets the coded-Observation readers (fever, labs, pregnancy tests) look for.
+_CODED_OBSERVATION_SETS = frozenset({"body-temperature", "inr", "platelet-count", "egfr", "pregnancy-test"})
+
+
+def _coded_observations(observations: list, vs: ValueSets) -> list:
+    """The Observations whose code is in one of those value sets: one membership lookup per coding
+    instead of one per reader and value set (an odd one is kept: its reader skips it as before)."""
+    out = []
+    for obs in observations:
+        try:
+            if any(e.value_set in _CODED_OBSERVATION_SETS
+                   for c in codings(getattr(obs, "code", None))
+                   for e in vs.memberships(getattr(c, "system", None), getattr(c, "code", None))):
+                out.append(obs)
+        except ODD_DATA:
+            out.append(obs)
+    return out
+
+
 def check_valuesets(vs: ValueSets) -> None:
     """:raise ValueSetError: naming every value set the reader needs that ``vs`` lacks."""
     vs.require(REQUIRED_VALUESETS)
@@ -121,8 +140,9 @@ def read_record(
             skipped("Observation", exc)
     # The same odd Observation must not count twice: fever, labs and pregnancy tests re-read only the coded ones.
     quiet = lambda *_: None  # noqa: E731
-    facts.extend(fever_readings(record.observations, vs, now, policy, quiet))
-    inr, platelets, egfr = labs(record.observations, vs, quiet)
+    coded = _coded_observations(record.observations, vs)
+    facts.extend(fever_readings(coded, vs, now, policy, quiet))
+    inr, platelets, egfr = labs(coded, vs, quiet)
     mri_reports, emg_reports = read_reports(record.diagnostic_reports, vs, skipped)
     anticoagulants, antiplatelets = medications(record.medication_requests, facts, vs, skipped)
     devices = cardiac_devices(record.devices, facts, vs, skipped)
@@ -148,11 +168,11 @@ def read_record(
         platelets=platelets,
         egfr=egfr,
         dialysis=condition_findings(facts, ("dialysis",)),
-        pregnancy=pregnancy(facts, record.observations, vs, quiet),
+        pregnancy=pregnancy(facts, coded, vs, quiet),
         neurostimulators=neurostimulators(record.devices, facts, quiet),  # an odd Device counts once (cardiac_devices)
         unread_resources=unread[0],
         localising=_localising(record, now, policy, skipped),
         data_gaps=tuple(g.key for g in record.gaps),
-        entries=record_entries(record.conditions, record.medication_requests, birth, quiet),  # counted above
+        entries=LazyEntries(lambda: record_entries(record.conditions, record.medication_requests, birth, quiet)),  # counted above
     )
 

@@ -21,6 +21,38 @@ _HEDGED = {"provisional", "differential", "unconfirmed"}
 _TAKEN = {"active", "on-hold", "unknown"}
 
 
+class LazyEntries:
+    """``record_entries`` read on first iteration: only the lumbar-MRI appropriateness rule asks, so
+    the other orders (most calls) never pay for it. One request, one thread: no lock needed."""
+
+    __slots__ = ("_read", "_value")
+
+    def __init__(self, read: Callable[[], tuple[RecordEntry, ...]]):
+        self._read = read
+        self._value: tuple[RecordEntry, ...] | None = None
+
+    def _entries(self) -> tuple[RecordEntry, ...]:
+        if self._value is None:
+            self._value = tuple(self._read())
+        return self._value
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LazyEntries, tuple)):
+            return self._entries() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a list: compared by value, never a dict key
+
+    def __repr__(self) -> str:
+        return f"LazyEntries({'unread' if self._value is None else len(self._value)})"
+
+
 def record_entries(conditions: list[Any], medication_requests: list[Any], birth: PartialDate | None,
                    skipped: Callable[[str, Exception], None]) -> tuple[RecordEntry, ...]:
     out: list[RecordEntry] = []
