@@ -80,15 +80,21 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # Browser CDS clients (the CDS Hooks sandbox) need CORS with Authorization allowed.
     # No origin configured: no CORS headers at all. "*" is answered with a literal "*"
     # (send_wildcard), never by reflecting the caller's Origin.
+    # All options on the resource: flask-cors 6 takes a resource's options instead of the keyword
+    # ones, so options given only as keywords were dropped (no header was ever exposed).
     CORS(
         app,
-        resources={r"/cds-services*": {"origins": list(settings.cors_origins) or []}},
-        send_wildcard="*" in settings.cors_origins,
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Request-ID"],  # so browser clients can quote it in a support request
-        methods=["GET", "POST", "OPTIONS"],
-        max_age=600,
-        allow_private_network=settings.cors_allow_private_network,
+        resources={r"/cds-services*": {
+            "origins": list(settings.cors_origins) or [],
+            "send_wildcard": "*" in settings.cors_origins,
+            "allow_headers": ["Authorization", "Content-Type", "X-Request-ID"],
+            # X-Request-ID to quote in a support request; WWW-Authenticate says why a 401 refused the
+            # token (a browser client such as the sandbox sees nothing of a refusal otherwise).
+            "expose_headers": ["X-Request-ID", "WWW-Authenticate"],
+            "methods": ["GET", "POST", "OPTIONS"],
+            "max_age": 600,
+            "allow_private_network": settings.cors_allow_private_network,
+        }},
     )
     app.register_blueprint(views.bp)
     demo.init_app(app, settings, engine)  # /demo: synthetic patients, 404 unless demo_enabled

@@ -474,3 +474,4 @@ def test_a_token_past_exp_but_inside_the_leeway_is_not_replayable(client, es_key
     token = es_key.sign(claims(ISS, SERVICE_URL, iat=now - 100, exp=now - 30))  # leeway is 60 s
     assert call(client, token).status_code == 200
     assert_refused(call(client, token), "already used", token)
+

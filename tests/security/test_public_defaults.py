@@ -64,3 +64,17 @@ def test_make_run_turns_the_demo_conveniences_on():
     for name, value in DEMO_ENV.items():
         assert re.search(rf"{name}='?{re.escape(value)}'?(\s|$)", demo), name
     assert "$(DEMO_ENV)" in makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+
+
+def test_browser_clients_may_read_the_request_id_and_why_a_token_was_refused(tmp_path):
+    """Without Access-Control-Expose-Headers a cross-origin script (the CDS Hooks sandbox) sees neither
+    the X-Request-ID to quote nor a 401's WWW-Authenticate, only that the call failed."""
+    settings = Settings.load(env={}, yaml_path=None, auth_disabled=True, cors_origins=("https://sandbox.example.org",),
+                             store_path=tmp_path / "s.sqlite3", replay_cache_path=tmp_path / "r.sqlite3")
+    client = create_app(settings).test_client()
+    resp = client.post("/cds-services/spine-order-select", json={"hook": "order-select"},
+                       headers={"Origin": "https://sandbox.example.org"})
+    assert resp.status_code == 400
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://sandbox.example.org"
+    exposed = {h.strip().lower() for h in resp.headers.get("Access-Control-Expose-Headers", "").split(",")}
+    assert {"www-authenticate", "x-request-id"} <= exposed
