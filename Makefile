@@ -3,18 +3,30 @@
 #   make test   run the whole test suite (what .ci/run runs)
 VENV   ?= .venv
 PYTHON ?= python3
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-test.lock | cksum | cut -d' ' -f1)
+# One stamp per lock: `make run` installs only what the service needs (requirements.lock);
+# `make test` adds the test tools (requirements-test.lock: pytest, playwright, schemathesis, ...).
+RUN_STAMP  := $(VENV)/.installed-run-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
+STAMP      := $(VENV)/.installed-test-$(shell cat pyproject.toml requirements-test.lock | cksum | cut -d' ' -f1)
 PIP    := $(VENV)/bin/pip --disable-pip-version-check
 
 .PHONY: run test install lock audit clean
 
 # Dependencies come from the lock file, every file checked against its hash; then the
-# project itself, without dependencies (all of them are in the lock).
+# project itself, without dependencies (all of them are in the lock). pip lists each package
+# as it goes, so the first set-up (a few minutes) is not silent.
+$(RUN_STAMP): pyproject.toml requirements.lock
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing the service's locked dependencies (first time: a minute or two)"
+	$(PIP) install --progress-bar off --require-hashes -r requirements.lock
+	$(PIP) install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-run-* && touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml requirements-test.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --require-hashes -r requirements-test.lock
+	@echo "installing the locked service and test dependencies (first time: two to three minutes)"
+	$(PIP) install --progress-bar off --require-hashes -r requirements-test.lock
 	$(PIP) install --quiet --no-deps -e .
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	rm -f $(VENV)/.installed-test-* && touch $(STAMP)
 
 install: $(STAMP)
 
@@ -26,7 +38,7 @@ install: $(STAMP)
 DEMO_ENV := CDS_AUTH_DISABLED=true CDS_DEMO_ENABLED=true CDS_CONSOLE_ENABLED=true CDS_METRICS_ENABLED=true \
 	CDS_CORS_ORIGINS='*' CDS_CORS_ALLOW_PRIVATE_NETWORK=true
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(DEMO_ENV) $(VENV)/bin/cds-service serve
 
 test: $(STAMP)
