@@ -9,7 +9,7 @@ RUN_STAMP  := $(VENV)/.installed-run-$(shell cat pyproject.toml requirements.loc
 STAMP      := $(VENV)/.installed-test-$(shell cat pyproject.toml requirements-test.lock | cksum | cut -d' ' -f1)
 PIP    := $(VENV)/bin/pip --disable-pip-version-check
 
-.PHONY: run test install lock audit clean
+.PHONY: run test test-fast install lock audit clean
 
 # Dependencies come from the lock file, every file checked against its hash; then the
 # project itself, without dependencies (all of them are in the lock). pip lists each package
@@ -43,6 +43,11 @@ run: $(RUN_STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# Everything but the tests marked e2e (real gunicorn, Medplum, Chromium, load and fault tests:
+# tests/conftest.py marks them): for the edit-test loop. `make test` stays the whole suite.
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "not e2e"
 
 # Re-pin after a change of pyproject.toml: requirements.lock (the image) and
 # requirements-test.lock (CI and developers), with the hashes of every file on PyPI.

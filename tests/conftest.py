@@ -54,3 +54,18 @@ def live_service(tmp_path_factory):
     log_path = var / "service.log"
     with run_service(env=env, log_path=log_path) as base:
         yield base
+
+
+#: Fixtures that start real processes (gunicorn, Medplum, a FHIR fault server, Chromium): a test using
+#: one is end-to-end (`make test-fast` leaves them out; `make test` and .ci/run keep them).
+_LIVE_FIXTURES = frozenset({"live_service", "live", "medplum", "browser", "console_service", "locked_service",
+                            "open_console", "_fhir_server"})
+#: Folders whose tests are all load, fault or browser tests against real processes.
+_E2E_FOLDERS = frozenset({"browser", "reliability"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        uses_live = _LIVE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_live or _E2E_FOLDERS.intersection(Path(str(item.path)).relative_to(Path(__file__).parent).parts[:1]):
+            item.add_marker(pytest.mark.e2e)
