@@ -67,5 +67,5 @@ _E2E_FOLDERS = frozenset({"browser", "reliability"})
 def pytest_collection_modifyitems(config, items):
     for item in items:
         uses_live = _LIVE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
-        if uses_live or _E2E_FOLDERS.intersection(Path(str(item.path)).relative_to(Path(__file__).parent).parts[:1]):
+        if uses_live or _E2E_FOLDERS.intersection(item.path.relative_to(Path(__file__).parent).parts[:1]):
             item.add_marker(pytest.mark.e2e)

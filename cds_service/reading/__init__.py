@@ -46,8 +46,8 @@ from .mri_text import read_mri_text
 from .orders import ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, classify_order
 from .policy import DEFAULT_POLICY, ReadingPolicy
 from .reports import REPORT_VALUESETS, read_reports
-from .mri_safety import neurostimulators, pregnancy
-from .safety import cardiac_devices, fever_readings, labs, medications
+from .mri_safety import PREGNANCY_TEST_VALUESET, neurostimulators, pregnancy
+from .safety import LAB_VALUESETS, TEMPERATURE_VALUESET, cardiac_devices, fever_readings, labs, medications
 
 __all__ = [
     "ELECTRODIAGNOSTIC", "SPINE_MRI", "CardiacDevice", "ClinicalPicture", "ConditionFinding", "EmgNeuropathy",
@@ -58,15 +58,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The value sets the coded-Observation readers (fever, labs, pregnancy tests) look for, from the readers.
+_CODED_OBSERVATION_SETS = frozenset({TEMPERATURE_VALUESET, PREGNANCY_TEST_VALUESET} | LAB_VALUESETS)
+
 #: Value sets the reader looks codes up in; all must be loaded.
 REQUIRED_VALUESETS = frozenset(
     required_valuesets()
     | set(ORDER_VALUESETS)
     | set(REPORT_VALUESETS)
-    | {"body-temperature", "inr", "platelet-count", "egfr", "pregnancy-test", "anticoagulant", "antiplatelet",
-       "cardiac-device"}
+    | _CODED_OBSERVATION_SETS
+    | {"anticoagulant", "antiplatelet", "cardiac-device"}
 )
-
 
 
 def _localising(record: PatientRecord, now: datetime, policy: ReadingPolicy, skipped) -> tuple:
@@ -79,12 +81,8 @@ def _localising(record: PatientRecord, now: datetime, policy: ReadingPolicy, ski
         return ()
 
 
-#: The value sets the coded-Observation readers (fever, labs, pregnancy tests) look for.
-_CODED_OBSERVATION_SETS = frozenset({"body-temperature", "inr", "platelet-count", "egfr", "pregnancy-test"})
-
-
 def _coded_observations(observations: list, vs: ValueSets) -> list:
-    """The Observations whose code is in one of those value sets: one membership lookup per coding
+    """The Observations coded in ``_CODED_OBSERVATION_SETS``: one membership lookup per coding
     instead of one per reader and value set (an odd one is kept: its reader skips it as before)."""
     out = []
     for obs in observations:

@@ -125,6 +125,9 @@ _TEXT_SUBTYPE = {"metastasis": "metastasis", **_DEVICE_SUBTYPE}
 #: also a polyneuropathy; "progressive weakness" is a red flag, not just weakness).
 _GENERIC_TEXT = frozenset({"polyneuropathy", "weakness", "sensory", "spinal_stenosis", "low_back_pain", "neck_pain", "malignancy", "radiating_pain"})
 
+#: Text concepts that name their spine region whatever else the sentence says.
+_CONCEPT_REGION = {"low_back_pain": "lumbar", "thoracic_back_pain": "thoracic", "neck_pain": "cervical", "sciatica": "lumbar"}
+
 _CURRENT = {"active", "recurrence", "relapse"}
 _NEVER = {"refuted", "entered-in-error"}
 _HEDGED_VERIFICATION = {"provisional", "differential", "unconfirmed"}
@@ -365,17 +368,11 @@ def _read_clinical_text(text: str) -> tuple[_TextHit, ...]:
             found_roots = tuple(t.first for t in tokens if not t.is_pair) if spec.key == "radiculopathy" else ()
             found_levels = tuple(lv for g in groups for lv in disc_levels(g))
             region = at.region_in(s) or (region_of((found_roots or found_levels)[0]) if (found_roots or found_levels) else None)
-            if m.concept == "low_back_pain":
+            if m.concept in _CONCEPT_REGION:
                 # Plain "back pain" beside a thoracic level ("tender at T7") is that level's pain.
-                generic = m.text.lower() == "back pain" and (
+                thoracic_back = m.concept == "low_back_pain" and m.text.lower() == "back pain" and (
                     region == "thoracic" or any(region_of(t.first) == "thoracic" and not t.is_pair for t in tokens))
-                region = "thoracic" if generic else "lumbar"
-            elif m.concept == "thoracic_back_pain":
-                region = "thoracic"
-            elif m.concept == "neck_pain":
-                region = "cervical"
-            elif m.concept == "sciatica":
-                region = "lumbar"
+                region = "thoracic" if thoracic_back else _CONCEPT_REGION[m.concept]
             out.append(
                 _TextHit(spec.key, m.certainty, s, side, region, found_levels, found_roots, at.limb_in(s), _TEXT_SUBTYPE.get(m.concept))
             )

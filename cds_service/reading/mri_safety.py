@@ -55,6 +55,10 @@ def _rtype(resource: Any) -> str:
         return type(resource).__name__
 
 
+#: The value set of pregnancy tests the pregnancy reader reads.
+PREGNANCY_TEST_VALUESET = "pregnancy-test"
+
+
 def pregnancy(facts: list[Fact], observations: list[Any], vs: ValueSets, skipped: Skipped) -> tuple[ConditionFinding, ...]:
     """One finding per current pregnancy Condition and per positive pregnancy test, each with its own date."""
     out = [ConditionFinding("pregnancy", None, None, f.certainty, f.onset, (f.evidence,))
@@ -63,7 +67,7 @@ def pregnancy(facts: list[Fact], observations: list[Any], vs: ValueSets, skipped
     def read(obs: Any) -> None:
         if (getattr(obs, "status", None) or "").lower() in ("entered-in-error", "cancelled", "registered"):
             return
-        hits = match_coded(vs, ("pregnancy-test",), getattr(obs, "code", None))
+        hits = match_coded(vs, (PREGNANCY_TEST_VALUESET,), getattr(obs, "code", None))
         if not hits or not _positive(obs):
             return
         when = choice_date(obs, "effective") or parse_date(getattr(obs, "issued", None))

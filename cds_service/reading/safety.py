@@ -130,6 +130,10 @@ def _device_kind_from_text(text: str) -> str | None:
     return None
 
 
+#: The value set of body temperatures the fever reader reads.
+TEMPERATURE_VALUESET = "body-temperature"
+
+
 def fever_readings(observations: list[Any], vs: ValueSets, now: datetime, policy: ReadingPolicy, skipped: Skipped) -> list[Fact]:
     """Fever facts from body temperatures at or above the policy threshold, recent and dated."""
     out: list[Fact] = []
@@ -137,7 +141,7 @@ def fever_readings(observations: list[Any], vs: ValueSets, now: datetime, policy
     def read(obs: Any) -> None:
         if (getattr(obs, "status", None) or "").lower() in ("entered-in-error", "cancelled"):
             return
-        hits = match_coded(vs, ("body-temperature",), getattr(obs, "code", None))
+        hits = match_coded(vs, (TEMPERATURE_VALUESET,), getattr(obs, "code", None))
         if not hits:
             return
         q = quantity(getattr(obs, "valueQuantity", None))
@@ -167,6 +171,7 @@ def _celsius(value: float, unit: str | None) -> float | None:
 
 #: Lab kind -> its value set.
 _LABS = (("inr", "inr"), ("platelets", "platelet-count"), ("egfr", "egfr"))
+LAB_VALUESETS = frozenset(name for _, name in _LABS)
 _STRING_VALUE = re.compile(r"^\s*(<=|>=|<|>|\u2264|\u2265)?\s*(\d{1,7}(?:,\d{3})*(?:[.,]\d+)?)\s*(\S.{0,40})?$")
 _COMPARATOR = {"\u2264": "<=", "\u2265": ">="}
 
