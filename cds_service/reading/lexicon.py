@@ -405,7 +405,8 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
     # Not "CES" (the CES-D depression scale) and not "mets" (exercise METs): abbreviations that collide.
     "cauda_equina": [r"cauda equina(?: syndrome)?"],
     "urinary_retention": [
-        r"urinary retention", r"retention of urine", r"(?:unable|inability) to (?:void|urinate)",
+        r"urinary retention", r"retention of urine", r"(?:unable|inability) to (?:void|urinate|pass urine|pass water)",
+        r"(?:cannot|can ?not|can't|could not|couldn't) (?:void|urinate|pass urine|pass water|empty (?:the|his|her|my) bladder)",
         r"incomplete (?:bladder )?emptying", r"(?:elevated|high|large) post[- ]?void residual",
     ],
     "urinary_incontinence": [
@@ -423,6 +424,7 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
         r"saddle[- ](?:an|hyp|par)?a?esthesia", r"saddle (?:area |region |distribution )?(?:numbness|sensory loss|hypoesthesia|paresthesia)",
         r"(?:perineal|perianal|groin) (?:numbness|an?a?esthesia|sensory loss)",
         r"numbness (?:in|of) the (?:saddle|perineum|perineal area|groin)",
+        r"numb (?:in|over|around) the (?:saddle|perineum|perineal area|groin)",
         r"(?:reduced|decreased|diminished|absent|impaired|altered|loss of|no) " + GAP(2) + r"(?:sensation|sensibility|pinprick|light touch)"
         r" (?:over|in|of|around|to) (?:the )?(?:perineum|perineal\w*|perianal\w*|saddle\w*|genital\w*)",
     ],

@@ -78,6 +78,10 @@ def test_emg_cues(sentence, concept, certainty):
         ("History of breast cancer, s/p mastectomy 2015.", "malignancy", "affirmed"),
         ("Rule out cauda equina syndrome.", "cauda_equina", "hedged"),
         ("New urinary retention since yesterday.", "urinary_retention", "affirmed"),
+        # Lay words for the cauda equina signs, as a note quotes the patient.
+        ("Since yesterday numb in the saddle area.", "saddle_anesthesia", "affirmed"),
+        ("Unable to pass urine since this morning.", "urinary_retention", "affirmed"),
+        ("He cannot empty his bladder.", "urinary_retention", "affirmed"),
         # An assessment that ends in exclusion negates the diagnosis it names.
         ("Cauda equina syndrome was considered and excluded on examination.", "cauda_equina", "negated"),
         ("Cauda equina syndrome suspected but excluded by a normal exam.", "cauda_equina", "negated"),
