@@ -16,8 +16,13 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from .errors import ServiceNotFound
 
-#: Hooks this engine knows how to validate and answer.
-SUPPORTED_HOOKS = ("order-select", "order-sign")
+#: Hooks this engine knows how to validate and answer, with the version of each hook's published
+#: definition (cds-hooks.org hook pages: order-select and order-sign are hookVersion 1.0).
+HOOK_VERSIONS = MappingProxyType({"order-select": "1.0", "order-sign": "1.0"})
+SUPPORTED_HOOKS = tuple(HOOK_VERSIONS)
+#: The CDS Hooks specification the service implements, said in discovery as CDS Hooks 3.0 recommends
+#: (`version`, semantic versioning); 2.0.1 is the normative target and 2.0 clients ignore the field.
+SPEC_VERSION = "2.0.1"
 
 
 class DefinitionError(ValueError):
@@ -50,6 +55,8 @@ class ServiceDefinition:
             "title": self.title,
             "description": self.description,
             "prefetch": {p.key: p.query for p in self.prefetch},
+            "version": SPEC_VERSION,
+            "hookVersion": HOOK_VERSIONS[self.hook],
         }
         if self.usage_requirements:
             entry["usageRequirements"] = self.usage_requirements

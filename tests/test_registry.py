@@ -25,8 +25,16 @@ def test_repo_definitions_cover_both_hooks_with_prefetch():
 
 def test_discovery_entries_are_the_spec_shape():
     entry = ServiceRegistry(load_definitions(HOOKS)).discovery()["services"][0]
-    assert set(entry) == {"hook", "id", "title", "description", "prefetch", "usageRequirements"}
+    assert set(entry) == {"hook", "id", "title", "description", "prefetch", "usageRequirements",
+                          "version", "hookVersion"}
     assert all(isinstance(v, str) for v in entry["prefetch"].values())
+
+
+def test_discovery_says_the_spec_and_hook_versions():
+    """CDS Hooks 3.0 recommends `version` (semver of the spec implemented) and allows `hookVersion`."""
+    for entry in ServiceRegistry(load_definitions(HOOKS)).discovery()["services"]:
+        assert entry["version"] == "2.0.1"
+        assert entry["hookVersion"] == "1.0", entry["hook"]
 
 
 def test_unknown_id_raises_not_found():
