@@ -85,6 +85,8 @@ class _ReasonSchema(Schema):
 
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]+$"))
     display = fields.String(required=True)
+    #: The HL7 CDS Hooks 3.0 non-adherence reason code of the same meaning (config/override-reason-codes.yaml).
+    hl7 = fields.String(validate=validate.Regexp(r"^[a-z0-9-]+$"))
 
 
 class _SourceSchema(Schema):
@@ -121,6 +123,7 @@ class CardTemplate:
     indicator: str
     source: dict
     links: tuple[dict, ...]
+    #: The codings the card offers: the HL7 code where card.yaml names one (``hl7:``), else the service's own.
     override_reasons: tuple[dict, ...]
     selection_behavior: str
     summary: jinja2.Template
@@ -128,17 +131,43 @@ class CardTemplate:
     #: ``summary_short.txt``: said instead when the summary comes out over the limit (long names on both
     #: sides, several roots), so a summary is never cut mid-phrase and a card is never lost for its length.
     summary_short: jinja2.Template | None = None
+    #: The service's reason code -> every (system, code) that means it: the coding offered now, and the
+    #: service's own coding, which feedback recorded before a reason had an HL7 code still carries.
+    reason_codings: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    def reason_display(self, system: str, code: str) -> str | None:
+        """The card's display for a coding it offers or offered, else None."""
+        for reason in self.override_reasons:
+            if (system, code) in self.reason_codings[reason["local"]]:
+                return reason["display"]
+        return None
+
+
+def _load_hl7_reason_codes(path: Path) -> tuple[str, frozenset[str]]:
+    """The HL7 non-adherence reason code system and its codes; none when the file is absent."""
+    if not path.exists():
+        return "", frozenset()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        system, codes = data["system"], data["codes"]
+        if not isinstance(system, str) or not isinstance(codes, dict):
+            raise TypeError
+    except (yaml.YAMLError, KeyError, TypeError):
+        raise CardContentError(f"{path.name}: needs `system` (a URL) and `codes` (code: display)") from None
+    return system, frozenset(codes)
 
 
 class CardLibrary:
     """Every card kind, loaded and checked once at start-up."""
 
     def __init__(self, cards_dir: Path, bibliography: Bibliography | None = None):
+        # The project layout: cards/ beside config/bibliography.yaml and config/override-reason-codes.yaml.
+        config_dir = Path(cards_dir).parent / "config"
         if bibliography is None:
-            # The project layout: cards/ beside config/bibliography.yaml.
-            path = Path(cards_dir).parent / "config" / "bibliography.yaml"
+            path = config_dir / "bibliography.yaml"
             bibliography = Bibliography.load(path) if path.exists() else Bibliography.empty()
         self._bibliography = bibliography
+        self._hl7_system, self._hl7_codes = _load_hl7_reason_codes(config_dir / "override-reason-codes.yaml")
         self._env = jinja2.Environment(
             # Templates may import shared macros from cards/_macros/.
             loader=jinja2.FileSystemLoader(str(cards_dir)),
@@ -167,6 +196,28 @@ class CardLibrary:
     def template(self, kind: str) -> CardTemplate:
         return self._templates[kind]
 
+    def _reasons(self, kind: str, entries: list[dict]) -> tuple[tuple[dict, ...], dict]:
+        """The codings a card offers, and for each reason every coding that means it.
+
+        A reason's own code stays its identity (feedback.yaml names it); the HL7 code is what the EHR is
+        sent where one fits. Within a card both must be unique, or feedback could not say which was meant.
+        """
+        offered: list[dict] = []
+        codings: dict[str, tuple[tuple[str, str], ...]] = {}
+        for entry in entries:
+            local, hl7 = entry["code"], entry.get("hl7")
+            if local in codings:
+                raise CardContentError(f"cards/{kind}: override reason {local!r} listed twice")
+            if hl7 is not None and hl7 not in self._hl7_codes:
+                raise CardContentError(f"cards/{kind}: override reason {local!r}: {hl7!r} is not an HL7 "
+                                       "non-adherence reason code (config/override-reason-codes.yaml)")
+            sent = (self._hl7_system, hl7) if hl7 is not None else (OVERRIDE_SYSTEM, local)
+            if any(r["system"] == sent[0] and r["code"] == sent[1] for r in offered):
+                raise CardContentError(f"cards/{kind}: two override reasons send the code {sent[1]!r}")
+            offered.append({"system": sent[0], "code": sent[1], "display": entry["display"], "local": local})
+            codings[local] = tuple(dict.fromkeys([sent, (OVERRIDE_SYSTEM, local)]))
+        return tuple(offered), codings
+
     def _load(self, folder: Path) -> CardTemplate:
         try:
             meta = _CardYamlSchema().load(yaml.safe_load((folder / "card.yaml").read_text()) or {})
@@ -187,7 +238,7 @@ class CardLibrary:
         except BibliographyError as exc:
             raise CardContentError(f"cards/{folder.name}: {exc}") from None
         source["topic"] = {"system": TOPIC_SYSTEM, "code": folder.name, "display": meta["source"]["topic"]}
-        reasons = tuple({"system": OVERRIDE_SYSTEM, **r} for r in meta["override_reasons"])
+        reasons, reason_codings = self._reasons(folder.name, meta["override_reasons"])
         return CardTemplate(
             kind=folder.name,
             indicator=meta["indicator"],
@@ -198,6 +249,7 @@ class CardLibrary:
             summary=summary,
             detail=detail,
             summary_short=short,
+            reason_codings=reason_codings,
         )
 
     def _source(self, meta: dict) -> dict:
@@ -260,7 +312,8 @@ class CardLibrary:
             ]
             card["selectionBehavior"] = tpl.selection_behavior
         if tpl.override_reasons:
-            card["overrideReasons"] = [dict(r) for r in tpl.override_reasons]
+            card["overrideReasons"] = [{"system": r["system"], "code": r["code"], "display": r["display"]}
+                                       for r in tpl.override_reasons]
         try:
             links = [dict(link) for link in tpl.links] + [self._link({"cite": key}) for key in spec.links]
         except BibliographyError as exc:

@@ -199,3 +199,54 @@ def test_invisible_and_direction_changing_characters_never_reach_a_card(tmp_path
         assert not any(ch in text for ch in "\u202e\u202c\u200b\x07\u2066\u2069"), repr(text)
         assert "TFEL" in text  # the visible text stays
     assert "\n" not in card["summary"]
+
+
+HL7_REASONS = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+
+
+def _library_with_reasons(tmp_path: Path, reasons: str) -> CardLibrary:
+    """A one-kind library beside a copy of config/override-reason-codes.yaml, with these reasons."""
+    cards, config = tmp_path / "cards", tmp_path / "config"
+    config.mkdir()
+    (config / "override-reason-codes.yaml").write_text(
+        (CARDS.parent / "config" / "override-reason-codes.yaml").read_text())
+    _make_kind(cards, "greeting")
+    yaml_path = cards / "greeting" / "card.yaml"
+    yaml_path.write_text(yaml_path.read_text().split("override_reasons:")[0] + "override_reasons:\n" + reasons)
+    return CardLibrary(cards)
+
+
+def test_a_reason_with_an_hl7_code_is_sent_in_the_hl7_system(tmp_path):
+    """CDS Hooks 3.0: the HL7 non-adherence reason code where one fits, the card's own words as display."""
+    lib = _library_with_reasons(tmp_path, "  - code: lab-told\n    display: Lab already told\n    hl7: action-completed\n"
+                                          "  - code: local-only\n    display: Something local\n")
+    card = lib.render(CardSpec("greeting", {"who": "x"}))
+    assert card["overrideReasons"] == [
+        {"system": HL7_REASONS, "code": "action-completed", "display": "Lab already told"},
+        {"system": "https://spine-order-cds.example.org/fhir/CodeSystem/override-reason", "code": "local-only",
+         "display": "Something local"}]
+    assert CardSchema().validate(card) == {}
+    tpl = lib.template("greeting")
+    assert tpl.reason_display(HL7_REASONS, "action-completed") == "Lab already told"
+    # Feedback stored with the service's own code before the HL7 code was added still reads.
+    assert tpl.reason_display("https://spine-order-cds.example.org/fhir/CodeSystem/override-reason",
+                              "lab-told") == "Lab already told"
+
+
+@pytest.mark.parametrize("reasons,message", [
+    ("  - code: a\n    display: A\n    hl7: action-done-already\n", "not an HL7 non-adherence reason code"),
+    ("  - code: a\n    display: A\n    hl7: action-completed\n  - code: b\n    display: B\n    hl7: action-completed\n",
+     "two override reasons send"),
+    ("  - code: a\n    display: A\n  - code: a\n    display: A again\n", "listed twice"),
+])
+def test_an_hl7_code_that_is_unknown_or_ambiguous_fails_loading(tmp_path, reasons, message):
+    with pytest.raises(CardContentError, match=message):
+        _library_with_reasons(tmp_path, reasons)
+
+
+def test_repo_cards_send_hl7_codes_only_from_the_hl7_list():
+    import yaml
+    codes = yaml.safe_load((CARDS.parent / "config" / "override-reason-codes.yaml").read_text())["codes"]
+    lib = CardLibrary(CARDS)
+    sent = [r for k in lib.kinds for r in lib.template(k).override_reasons if r["system"] == HL7_REASONS]
+    assert sent and all(r["code"] in codes for r in sent)

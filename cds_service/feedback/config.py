@@ -45,10 +45,13 @@ class _File(Schema):
 @dataclass(frozen=True)
 class FeedbackConfig:
     suppress_days: int
-    #: Override reason codes (of the cards' override-reason system) that mean "already addressed".
+    #: Override reason codes (card.yaml `code`) that mean "already addressed".
     already_addressed: frozenset[str]
     summary_default_days: int = 30
     summary_top_reasons: int = 5
+    #: (card kind, system, code) of every override coding that suppresses that kind: what the card offers
+    #: (an HL7 code where it has one) and the service's own coding. Filled from the card library.
+    suppressing: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def load_feedback_config(path: Path, cards: CardLibrary) -> FeedbackConfig:
@@ -69,7 +72,7 @@ def load_feedback_config(path: Path, cards: CardLibrary) -> FeedbackConfig:
     offered: dict[str, set[str]] = {}
     for kind in cards.kinds:
         for reason in cards.template(kind).override_reasons:
-            offered.setdefault(reason["code"], set()).add(kind)
+            offered.setdefault(reason["local"], set()).add(kind)
     unknown = sorted(codes - set(offered))
     if unknown:
         raise FeedbackConfigError(f"{path}: no card offers the override reason(s) {unknown}")
@@ -77,9 +80,16 @@ def load_feedback_config(path: Path, cards: CardLibrary) -> FeedbackConfig:
         if all(cards.template(k).indicator == "critical" for k in offered[code]):
             log.info("override reason %s is only on critical cards, which are never suppressed", code)
     summary = data["summary"]
+    suppressing = frozenset(
+        (kind, system, code)
+        for kind in cards.kinds
+        for local, codings in cards.template(kind).reason_codings.items() if local in codes
+        for system, code in codings
+    )
     return FeedbackConfig(
         suppress_days=data["suppression"]["days"],
         already_addressed=codes,
         summary_default_days=summary["default_days"],
         summary_top_reasons=summary["top_reasons"],
+        suppressing=suppressing,
     )

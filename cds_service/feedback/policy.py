@@ -13,7 +13,6 @@ import time
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Protocol
 
-from cds_service.cardbuilder import OVERRIDE_SYSTEM
 from cds_service.store import IssuedCard, Store, StoreError
 
 from .config import FeedbackConfig
@@ -62,6 +61,7 @@ class StoreCardPolicy:
         # The pipeline never drops a critical card; excluded here too, so a red
         # flag is never suppressed even if a caller forgets that rule.
         self._critical = frozenset(critical_kinds)
+        self._suppressing = tuple(sorted(r for r in config.suppressing if r[0] not in self._critical))
         self._scope = scope
         self._observer = observer or _Quiet()
         self._purger = purger
@@ -73,13 +73,13 @@ class StoreCardPolicy:
         card kinds, and an override at selection holds at signing too.
         Never raises: on a store failure nothing is suppressed.
         """
-        if self._config.suppress_days == 0 or not self._config.already_addressed:
+        reasons = self._suppressing
+        if self._config.suppress_days == 0 or not reasons:
             return set()
         since = now - timedelta(days=self._config.suppress_days)
         started = time.perf_counter()
         try:
-            kinds = self._store.suppressed_kinds(self._hasher(patient_id, self._scope()), OVERRIDE_SYSTEM,
-                                                 self._config.already_addressed, since)
+            kinds = self._store.suppressed_kinds(self._hasher(patient_id, self._scope()), reasons, since)
         except StoreError as exc:
             self._observer.store_call("suppression-lookup", time.perf_counter() - started, False)
             log.warning("suppression skipped, store unavailable: %s", exc)

@@ -57,10 +57,7 @@ def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 def summary_body(service_id: str, start: date, end: date, counts: SummaryCounts, cards: CardLibrary) -> dict[str, Any]:
     """The JSON answer. Every card kind of the library is listed (zeros included), then any
     kind the store knows that the library no longer has."""
-    displays = {
-        kind: {(r["system"], r["code"]): r["display"] for r in cards.template(kind).override_reasons}
-        for kind in cards.kinds
-    }
+    displays = {kind: cards.template(kind) for kind in cards.kinds}
     by_kind = {k.kind: k for k in counts.kinds}
     kinds = []
     for kind in [*cards.kinds, *sorted(set(by_kind) - set(cards.kinds))]:
@@ -68,7 +65,8 @@ def summary_body(service_id: str, start: date, end: date, counts: SummaryCounts,
         reasons = []
         for (system, code), count in (figures.reasons if figures else ()):
             reason: dict[str, Any] = {"system": system, "code": code, "count": count}
-            display = displays.get(kind, {}).get((system, code))
+            template = displays.get(kind)
+            display = template.reason_display(system, code) if template and system and code else None
             reason["display"] = display if display else ("No reason given" if code is None else None)
             reasons.append(reason)
         kinds.append({

@@ -133,9 +133,10 @@ class Store(Protocol):
             is reported as stored; a retry of the same items is safe).
         """
 
-    def suppressed_kinds(self, patient_hash: str, reason_system: str, reason_codes: Iterable[str],
+    def suppressed_kinds(self, patient_hash: str, reasons: Iterable[tuple[str, str, str]],
                          since: datetime) -> set[str]:
-        """Kinds of cards issued for the patient and overridden with one of ``reason_codes`` since ``since``.
+        """Kinds of cards issued for the patient and overridden since ``since`` with a reason that
+        suppresses that kind: ``reasons`` holds (kind, reason system, reason code).
 
         :raise StoreError: if the store cannot be read.
         """

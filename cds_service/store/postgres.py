@@ -278,17 +278,18 @@ class PostgresStore:
 
     # --- reads ---------------------------------------------------------------------
 
-    def suppressed_kinds(self, patient_hash: str, reason_system: str, reason_codes: Iterable[str],
+    def suppressed_kinds(self, patient_hash: str, reasons: Iterable[tuple[str, str, str]],
                          since: datetime) -> set[str]:
-        codes = sorted(set(reason_codes))
-        if not codes:
+        triples = sorted(set(reasons))
+        if not triples:
             return set()
+        rows_in = ",".join(["(%s, %s, %s)"] * len(triples))
         rows = self._run("suppression lookup", lambda c: c.execute(
             "SELECT DISTINCT i.kind FROM issued_cards i"
             " JOIN feedback f ON f.card_uuid = i.card_uuid AND f.client_scope = i.client_scope"
-            " WHERE i.patient_hash = %s AND f.outcome = 'overridden' AND f.reason_system = %s"
-            " AND f.reason_code = ANY(%s) AND f.acted_at >= %s",
-            (patient_hash, reason_system, codes, utc(since)),
+            " WHERE i.patient_hash = %s AND f.outcome = 'overridden' AND f.acted_at >= %s"
+            f" AND (i.kind, f.reason_system, f.reason_code) IN (VALUES {rows_in})",
+            (patient_hash, utc(since), *(v for t in triples for v in t)),
         ).fetchall())
         return {r[0] for r in rows}
 

@@ -59,8 +59,8 @@ class ReopeningStore:
     def record_feedback(self, items):
         return self._real().record_feedback(items)
 
-    def suppressed_kinds(self, patient_hash, reason_system, reason_codes, since):
-        return self._real().suppressed_kinds(patient_hash, reason_system, reason_codes, since)
+    def suppressed_kinds(self, patient_hash, reasons, since):
+        return self._real().suppressed_kinds(patient_hash, reasons, since)
 
     def summary(self, service_id, start, end, top_reasons, client_scope=""):
         return self._real().summary(service_id, start, end, top_reasons, client_scope)

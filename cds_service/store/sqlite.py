@@ -171,19 +171,19 @@ class SQLiteStore:
 
     # --- reads -------------------------------------------------------------------
 
-    def suppressed_kinds(self, patient_hash: str, reason_system: str, reason_codes: Iterable[str],
+    def suppressed_kinds(self, patient_hash: str, reasons: Iterable[tuple[str, str, str]],
                          since: datetime) -> set[str]:
-        codes = tuple(reason_codes)
-        if not codes:
+        triples = sorted(set(reasons))
+        if not triples:
             return set()
-        marks = ",".join("?" * len(codes))
+        rows_in = ",".join(["(?, ?, ?)"] * len(triples))
         with self._errors("suppression lookup"):
             rows = self._connection().execute(
                 "SELECT DISTINCT i.kind FROM issued_cards i"
                 " JOIN feedback f ON f.card_uuid = i.card_uuid AND f.client_scope = i.client_scope"
-                " WHERE i.patient_hash = ? AND f.outcome = 'overridden' AND f.reason_system = ?"
-                f" AND f.reason_code IN ({marks}) AND f.acted_at >= ?",
-                (patient_hash, reason_system, *codes, to_text(since)),
+                " WHERE i.patient_hash = ? AND f.outcome = 'overridden' AND f.acted_at >= ?"
+                f" AND (i.kind, f.reason_system, f.reason_code) IN (VALUES {rows_in})",
+                (patient_hash, to_text(since), *(v for t in triples for v in t)),
             ).fetchall()
         return {r[0] for r in rows}
 

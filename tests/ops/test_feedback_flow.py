@@ -59,6 +59,19 @@ def test_a_card_overridden_as_already_addressed_is_not_shown_again_to_that_patie
     assert "edx-pretest-notes" in kinds(_call(client, pretest_scenario(), "pt-b"))
 
 
+def test_the_reason_coding_the_card_offers_suppresses_it(client):
+    """What an EHR posts back is the coding the card offered: for "Lab already informed" the HL7
+    CDS Hooks 3.0 code action-completed. That suppresses the kind as the service's own code does."""
+    notes = card_of(_call(client, pretest_scenario(), "pt-h"), "edx-pretest-notes")
+    offered = next(r for r in notes["overrideReasons"] if r["display"] == "Lab already informed")
+    assert offered["system"] == "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+    assert offered["code"] == "action-completed"
+    item = {"card": notes["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-26T10:05:31Z",
+            "overrideReason": {"reason": {"system": offered["system"], "code": offered["code"]}}}
+    assert _post(client, item).get_json()["recorded"] == 1
+    assert "edx-pretest-notes" not in kinds(_call(client, pretest_scenario(), "pt-h"))
+
+
 def test_an_override_with_another_reason_or_none_suppresses_nothing(client):
     notes = card_of(_call(client, pretest_scenario(), "pt-c"), "edx-pretest-notes")
     _post(client, override(notes, "not-current"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -18,8 +19,8 @@ from tests.store.conftest import raw_rows
 from tests.store.helpers import T0, outcome
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = FeedbackConfig(suppress_days=30, already_addressed=frozenset({"already-addressed", "lab-informed",
-                                                                        "already-evaluated-urgently"}))
+CONFIG = load_feedback_config(ROOT / "config" / "feedback.yaml", CardLibrary(ROOT / "cards"))
+HL7 = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 
 
 def card(kind: str, indicator: str = "info") -> dict:
@@ -33,8 +34,29 @@ def policy(store):
     return StoreCardPolicy(store, PatientHasher("test-key"), CONFIG, critical_kinds={"red-flag-urgent-evaluation"})
 
 
-def _override(store, issued_card: dict, reason: str, at=T0):
-    store.record_feedback([outcome(issued_card["uuid"], reason=reason, at=at)])
+def _override(store, issued_card: dict, reason: str, at=T0, system=OVERRIDE_SYSTEM):
+    store.record_feedback([outcome(issued_card["uuid"], reason=reason, at=at, system=system)])
+
+
+def test_the_hl7_code_a_card_sends_suppresses_as_its_own_code_did(policy, store):
+    """CDS Hooks 3.0: emg-adds-little sends "already addressed" as HL7 action-completed; feedback with
+    that coding suppresses the kind, and feedback recorded with the service's own code still does."""
+    sent, older = card("emg-adds-little"), card("edx-pretest-notes")
+    policy.record_issued("spine-order-sign", "hi-1", "patient-1", [sent], T0)
+    policy.record_issued("spine-order-sign", "hi-1", "patient-2", [older], T0)
+    _override(store, sent, "action-completed", system=HL7)
+    _override(store, older, "lab-informed")
+    assert policy.suppressed_kinds("spine-order-sign", "patient-1", T0) == {"emg-adds-little"}
+    assert policy.suppressed_kinds("spine-order-sign", "patient-2", T0) == {"edx-pretest-notes"}
+
+
+def test_an_hl7_code_suppresses_only_where_it_means_already_addressed(policy, store):
+    """imaging-study-choice sends action-completed for "the suggested study was already done", which
+    is not in feedback.yaml's already_addressed: the same HL7 code must not suppress that kind."""
+    choice = card("imaging-study-choice", "warning")
+    policy.record_issued("spine-order-sign", "hi-1", "patient-1", [choice], T0)
+    _override(store, choice, "action-completed", system=HL7)
+    assert policy.suppressed_kinds("spine-order-sign", "patient-1", T0) == set()
 
 
 def test_a_kind_overridden_as_addressed_is_suppressed_for_that_patient_only(policy, store):
@@ -63,7 +85,7 @@ def test_other_reasons_and_zero_days_suppress_nothing(store):
     _override(store, info, "symptoms-changed")
     assert policy.suppressed_kinds("spine-order-sign", "patient-1", T0) == set()
     _override(store, info, "already-addressed")
-    off = StoreCardPolicy(store, PatientHasher("k"), FeedbackConfig(0, CONFIG.already_addressed), critical_kinds=())
+    off = StoreCardPolicy(store, PatientHasher("k"), dataclasses.replace(CONFIG, suppress_days=0), critical_kinds=())
     assert off.suppressed_kinds("spine-order-sign", "patient-1", T0) == set()
     assert policy.suppressed_kinds("spine-order-sign", "patient-1", T0) == {"emg-adds-little"}
 
@@ -134,7 +156,16 @@ def test_a_wrong_config_stops_start_up_saying_what(tmp_path, text, message):
         load_feedback_config(tmp_path / "none.yaml", CardLibrary(ROOT / "cards"))
 
 
-def test_override_reason_system_is_the_cards_one():
-    # Suppression matches reasons of this system only; cards must offer reasons in it.
+def test_every_already_addressed_reason_suppresses_by_the_coding_its_card_sends():
+    """Each reason feedback.yaml names suppresses, for each card offering it, by the coding the card sends
+    (HL7 where it has one) and by the service's own coding; no other kind is suppressed by it."""
     lib = CardLibrary(ROOT / "cards")
-    assert all(r["system"] == OVERRIDE_SYSTEM for k in lib.kinds for r in lib.template(k).override_reasons)
+    expected = set()
+    for kind in lib.kinds:
+        for reason in lib.template(kind).override_reasons:
+            assert reason["system"] in (OVERRIDE_SYSTEM, HL7)
+            if reason["local"] in CONFIG.already_addressed:
+                expected |= {(kind, reason["system"], reason["code"]), (kind, OVERRIDE_SYSTEM, reason["local"])}
+    assert CONFIG.suppressing == expected
+    assert ("emg-adds-little", HL7, "action-completed") in expected
+    assert not any(kind == "imaging-study-choice" for kind, _, _ in expected)

@@ -39,7 +39,7 @@ def test_it_tries_again_at_most_every_interval_and_then_delegates(tmp_path):
     assert tries == []
     clock.now += 5
     with pytest.raises(StoreError):
-        store.suppressed_kinds("h", "s", ["c"], None)
+        store.suppressed_kinds("h", [("k", "s", "c")], None)
     with pytest.raises(StoreError):
         store.ping()
     assert tries == [105.0]

@@ -14,7 +14,11 @@ from cds_service.store import StoreError
 from tests.store.conftest import raw_rows
 from tests.store.helpers import T0, issued, outcome
 
-ADDRESSED = ("already-addressed", "lab-informed", "edx-already-planned")
+_KINDS = ("emg-adds-little", "lbp-imaging-premature", "emg-adds-value", "edx-pretest-notes", "prior-mri-reading",
+          "edx-may-answer-mri-question")
+#: (kind, system, code) that suppress: the lookup matches all three, so a code suppresses only the kinds listed.
+ADDRESSED = tuple((kind, OVERRIDE_SYSTEM, code) for kind in _KINDS
+                  for code in ("already-addressed", "lab-informed", "edx-already-planned"))
 
 
 # --- storage ---------------------------------------------------------------------
@@ -123,7 +127,7 @@ def test_feedback_binds_to_the_client_that_received_the_card(store, make_store):
     store.record_issued([card])
     forged = dataclasses.replace(outcome(card.card_uuid, reason="already-addressed"), client_scope=second)
     assert store.record_feedback([forged])[0].issued is False
-    assert store.suppressed_kinds("p-1", OVERRIDE_SYSTEM, ["already-addressed"], T0 - timedelta(days=1)) == set()
+    assert store.suppressed_kinds("p-1", ADDRESSED, T0 - timedelta(days=1)) == set()
     # The summary shows a client its own figures only.
     window = (T0 - timedelta(days=1), T0 + timedelta(days=1), 5)
     assert store.summary("spine-order-sign", *window, client_scope=second).kinds == ()
@@ -131,7 +135,7 @@ def test_feedback_binds_to_the_client_that_received_the_card(store, make_store):
     # The same feedback from the client that got the card counts.
     real = dataclasses.replace(forged, client_scope=first)
     assert store.record_feedback([real])[0].new
-    assert store.suppressed_kinds("p-1", OVERRIDE_SYSTEM, ["already-addressed"], T0 - timedelta(days=1)) == {card.kind}
+    assert store.suppressed_kinds("p-1", ADDRESSED, T0 - timedelta(days=1)) == {card.kind}
     assert store.summary("spine-order-sign", *window, client_scope=first).kinds[0].overridden == 1
 
 
@@ -166,14 +170,29 @@ def test_suppressed_kinds_are_those_overridden_as_addressed_within_the_window(st
         outcome(cards["other-patient"].card_uuid, reason="edx-already-planned"),
     ])
     since = T0 - timedelta(days=30)
-    assert store.suppressed_kinds(mine, OVERRIDE_SYSTEM, ADDRESSED, since) == {"emg-adds-little"}
-    assert store.suppressed_kinds(other, OVERRIDE_SYSTEM, ADDRESSED, since) == {"edx-may-answer-mri-question"}
-    assert store.suppressed_kinds("n" * 64, OVERRIDE_SYSTEM, ADDRESSED, since) == set()
+    assert store.suppressed_kinds(mine, ADDRESSED, since) == {"emg-adds-little"}
+    assert store.suppressed_kinds(other, ADDRESSED, since) == {"edx-may-answer-mri-question"}
+    assert store.suppressed_kinds("n" * 64, ADDRESSED, since) == set()
     # The window: the old override counts when the window reaches back to it.
-    assert "edx-pretest-notes" in store.suppressed_kinds(mine, OVERRIDE_SYSTEM, ADDRESSED, T0 - timedelta(days=61))
+    assert "edx-pretest-notes" in store.suppressed_kinds(mine, ADDRESSED, T0 - timedelta(days=61))
     # Nothing is suppressed once the window has passed the override.
-    assert store.suppressed_kinds(mine, OVERRIDE_SYSTEM, ADDRESSED, T0 + timedelta(seconds=1)) == set()
-    assert store.suppressed_kinds(mine, OVERRIDE_SYSTEM, (), since) == set()
+    assert store.suppressed_kinds(mine, ADDRESSED, T0 + timedelta(seconds=1)) == set()
+    assert store.suppressed_kinds(mine, (), since) == set()
+
+
+def test_a_reason_suppresses_only_the_kinds_it_is_listed_for(store):
+    """One code (an HL7 one such as action-completed) may mean "addressed" on one card kind and not
+    on another: the lookup matches kind, system and code together."""
+    hl7 = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+    pretest, choice = issued("edx-pretest-notes", "m" * 64), issued("imaging-study-choice", "m" * 64)
+    store.record_issued([pretest, choice])
+    store.record_feedback([outcome(pretest.card_uuid, reason="action-completed", system=hl7),
+                           outcome(choice.card_uuid, reason="action-completed", system=hl7)])
+    reasons = [("edx-pretest-notes", hl7, "action-completed")]
+    assert store.suppressed_kinds("m" * 64, reasons, T0 - timedelta(days=1)) == {"edx-pretest-notes"}
+    # The same code in another system is another reason.
+    assert store.suppressed_kinds("m" * 64, [("edx-pretest-notes", OVERRIDE_SYSTEM, "action-completed")],
+                                  T0 - timedelta(days=1)) == set()
 
 
 def test_a_future_outcome_timestamp_starts_the_window_when_received(store):
@@ -182,8 +201,8 @@ def test_a_future_outcome_timestamp_starts_the_window_when_received(store):
     # The client's clock says in 10 days; we received it at T0.
     store.record_feedback([outcome(card.card_uuid, reason="already-addressed", at=T0 + timedelta(days=10),
                                    received=T0)])
-    assert store.suppressed_kinds(card.patient_hash, OVERRIDE_SYSTEM, ADDRESSED, T0) == {card.kind}
-    assert store.suppressed_kinds(card.patient_hash, OVERRIDE_SYSTEM, ADDRESSED, T0 + timedelta(days=1)) == set()
+    assert store.suppressed_kinds(card.patient_hash, ADDRESSED, T0) == {card.kind}
+    assert store.suppressed_kinds(card.patient_hash, ADDRESSED, T0 + timedelta(days=1)) == set()
 
 
 # --- summary figures -------------------------------------------------------------
