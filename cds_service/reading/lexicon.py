@@ -400,14 +400,25 @@ REGION_WORDS: list[tuple[str, str]] = [
 
 # --- clinical text (Condition / Observation) -------------------------------------------
 
+#: Saying one cannot do something: "unable", "cannot", "has not been able", "no longer able".
+_CANNOT = (r"(?:unable|inability|cannot|can ?not|can't|could not|couldn't|not able|no longer able"
+           r"|(?:has|have|had)(?: not|n't) been able|(?:is|are|was|were)(?: not|n't) able)")
+_PASS_URINE = r"(?:void|urinate|pee|pass (?:any )?(?:urine|water)|empty (?:the |his |her |my |their )?bladder)"
+#: The saddle by its clinical names; the groin is kept from the earlier list. Not one buttock or thigh.
+_SADDLE = r"(?:saddle(?: area| region)?|perineum|perineal (?:area|region)|perianal (?:area|region)|groin|genitals|genital area)"
+#: The saddle as a patient names it, as the subject of "feels numb".
+_SADDLE_LAY = r"(?:genitals|genital area|private parts|bottom and genitals|saddle area|perineum)"
+
 CLINICAL_CONCEPTS: dict[str, list[str]] = {
     # cauda equina
     # Not "CES" (the CES-D depression scale) and not "mets" (exercise METs): abbreviations that collide.
     "cauda_equina": [r"cauda equina(?: syndrome)?"],
     "urinary_retention": [
-        r"urinary retention", r"retention of urine", r"(?:unable|inability) to (?:void|urinate|pass urine|pass water)",
-        r"(?:cannot|can ?not|can't|could not|couldn't) (?:void|urinate|pass urine|pass water|empty (?:the|his|her|my) bladder)",
-        r"incomplete (?:bladder )?emptying", r"(?:elevated|high|large) post[- ]?void residual",
+        r"urinary retention", r"retention of urine", r"incomplete (?:bladder )?emptying",
+        r"(?:elevated|high|large) post[- ]?void residual",
+        # Not being able to pass urine, however it is said: the ability phrase, then the act.
+        _CANNOT + r" (?:to )?" + _PASS_URINE,
+        r"(?:has|have|had)(?: not|n't) (?:voided|urinated|peed|passed (?:any )?(?:urine|water))",
     ],
     "urinary_incontinence": [
         r"urinary incontinence", r"incontinen(?:ce|t) of urine", r"bladder incontinence",
@@ -423,8 +434,11 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
     "saddle_anesthesia": [
         r"saddle[- ](?:an|hyp|par)?a?esthesia", r"saddle (?:area |region |distribution )?(?:numbness|sensory loss|hypoesthesia|paresthesia)",
         r"(?:perineal|perianal|groin) (?:numbness|an?a?esthesia|sensory loss)",
-        r"numbness (?:in|of) the (?:saddle|perineum|perineal area|groin)",
-        r"numb (?:in|over|around) the (?:saddle|perineum|perineal area|groin)",
+        r"numb(?:ness)? (?:in|of|over|around) (?:the )?" + _SADDLE,
+        r"numb(?:ness)? between (?:the|her|his|my|their|both) legs",
+        _SADDLE_LAY + r" (?:is |are |feels? |felt |went |has gone |have gone )?numb",
+        r"(?:cannot|can ?not|can't|could not|couldn't|unable to|does not|doesn't|did not|didn't) feel (?:the )?"
+        r"(?:toilet paper|tissue) when (?:she |he |they |I )?wip(?:e|es|ing)",
         r"(?:reduced|decreased|diminished|absent|impaired|altered|loss of|no) " + GAP(2) + r"(?:sensation|sensibility|pinprick|light touch)"
         r" (?:over|in|of|around|to) (?:the )?(?:perineum|perineal\w*|perianal\w*|saddle\w*|genital\w*)",
     ],

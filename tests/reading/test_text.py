@@ -82,6 +82,15 @@ def test_emg_cues(sentence, concept, certainty):
         ("Since yesterday numb in the saddle area.", "saddle_anesthesia", "affirmed"),
         ("Unable to pass urine since this morning.", "urinary_retention", "affirmed"),
         ("He cannot empty his bladder.", "urinary_retention", "affirmed"),
+        # The grammar, not a phrase list: any way of saying the patient cannot pass urine, and numbness
+        # of the saddle by its lay names.
+        ("She has not been able to pass urine since this morning.", "urinary_retention", "affirmed"),
+        ("He hasn't urinated for 14 hours.", "urinary_retention", "affirmed"),
+        ("No longer able to empty her bladder.", "urinary_retention", "affirmed"),
+        ("New numbness between the legs.", "saddle_anesthesia", "affirmed"),
+        ("Her genitals feel numb since yesterday.", "saddle_anesthesia", "affirmed"),
+        ("She cannot feel the toilet paper when wiping.", "saddle_anesthesia", "affirmed"),
+        ("Denies numbness between the legs.", "saddle_anesthesia", "negated"),
         # An assessment that ends in exclusion negates the diagnosis it names.
         ("Cauda equina syndrome was considered and excluded on examination.", "cauda_equina", "negated"),
         ("Cauda equina syndrome suspected but excluded by a normal exam.", "cauda_equina", "negated"),
@@ -96,11 +105,14 @@ def test_clinical_cues(sentence, concept, certainty):
 
 @pytest.mark.parametrize(
     "sentence",
-    ["Colon cancer screening, due 2027.", "CES-D score 12.", "Exercise tolerance 4 METs.", "Afebrile overnight."],
+    ["Colon cancer screening, due 2027.", "CES-D score 12.", "Exercise tolerance 4 METs.", "Afebrile overnight.",
+     # One buttock or thigh is sciatica's territory, not the saddle; being able to pass urine is no retention.
+     "Numbness of the right buttock and posterior thigh.", "Able to pass urine normally.",
+     "Numbness of the inner thigh."],
 )
 def test_look_alikes_are_not_red_flags(sentence):
     concepts = {m.concept for m in CLINICAL.mentions(sentence)}
-    assert not concepts & {"malignancy", "metastasis", "cauda_equina", "fever"}
+    assert not concepts & {"malignancy", "metastasis", "cauda_equina", "fever", "saddle_anesthesia", "urinary_retention"}
 
 
 def test_sections_and_level_headings():
