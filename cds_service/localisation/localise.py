@@ -366,6 +366,15 @@ def _ordered(root_cands, nerve_cands, tallies) -> tuple[Candidate, ...]:
     return tuple(both)
 
 
+def _weaker_outside(key: str, t: _Tally) -> bool:
+    """A nerve with as many weak muscles outside its territory (muscles its table entry spares) as in it:
+    one nerve lesion cannot make that pattern, whatever points to the site (deltoid, biceps and
+    supraspinatus weak after a dislocation are the plexus or C5, not the axillary nerve alone)."""
+    if not key.startswith("nerve:") or any(f.kind == "diagnosis" or f.modality == EDX for f in t.specific):
+        return False  # a diagnosed or electrodiagnosed nerve lesion stays: it may sit beside a root problem
+    return sum(f.kind == "motor" for f in t.against) >= max(1, sum(f.kind == "motor" for f in t.support))
+
+
 def _candidates(tallies: dict[str, _Tally]) -> tuple[list[str], list[str]]:
     """(roots, nerves and plexus) worth naming, strongest first.
 
@@ -377,7 +386,7 @@ def _candidates(tallies: dict[str, _Tally]) -> tuple[list[str], list[str]]:
     a = anatomy()
     viable = {k: t for k, t in tallies.items() if not k.startswith(("cord:", "cauda"))
               and (len(t.support) + len(t.specific) > len(t.against) or _sensory_root(k, t))
-              and (k.startswith("root:") or t.specific)}
+              and (k.startswith("root:") or t.specific) and not _weaker_outside(k, t)}
     order = sorted(viable, key=lambda k: (-viable[k].score, k.startswith("root:"), level_sort_key(k[5:])))
     kept: list[str] = []
     explained: set[int] = set()
