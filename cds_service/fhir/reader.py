@@ -187,6 +187,9 @@ class Condition(Resource, frozen=True, kw_only=True):
     abatementString: Optional[str] = None
     recordedDate: Optional[_DATETIME] = None
     note: Optional[list[Annotation]] = None
+    #: Choices the readers look for that R4 Condition does not have: None, without an AttributeError.
+    onsetInstant: ClassVar[None] = None
+    abatementBoolean: ClassVar[None] = None
 
     def __post_init__(self) -> None:
         _real_day(self.onsetDateTime)
@@ -210,6 +213,10 @@ class Observation(Resource, frozen=True, kw_only=True):
     interpretation: Optional[list[CodeableConcept]] = None
     note: Optional[list[Annotation]] = None
     bodySite: Optional[CodeableConcept] = None
+    #: Choices the readers look for (``reading.dates.choice_date``) that R4 Observation does not have.
+    effectiveAge: ClassVar[None] = None
+    effectiveRange: ClassVar[None] = None
+    effectiveString: ClassVar[None] = None
 
     def __post_init__(self) -> None:
         _real_day(self.effectiveDateTime)
@@ -248,6 +255,11 @@ class DiagnosticReport(Resource, frozen=True, kw_only=True):
     conclusion: Optional[str] = None
     conclusionCode: Optional[list[CodeableConcept]] = None
     presentedForm: Optional[list[Attachment]] = None
+    #: Choices the readers look for (``reading.dates.choice_date``) that R4 DiagnosticReport does not have.
+    effectiveInstant: ClassVar[None] = None
+    effectiveAge: ClassVar[None] = None
+    effectiveRange: ClassVar[None] = None
+    effectiveString: ClassVar[None] = None
 
     def __post_init__(self) -> None:
         _real_day(self.effectiveDateTime)
