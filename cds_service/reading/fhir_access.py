@@ -1,7 +1,9 @@
-"""Tolerant access to R4B model fields: every helper accepts missing, empty or odd values.
+"""Tolerant access to the record's resources: every helper accepts missing, empty or odd values.
 
-The record holds ``fhir.resources`` R4B models; fields may be absent, codings
-may lack a system or code, and text may sit in ``text`` or only in displays.
+The record holds the Structs of ``fhir/reader.py`` (JSON types already checked;
+tests also use ``fhir.resources`` R4B models, with the same attribute names);
+elements may be absent, codings may lack a system or code, and text may sit in
+``text`` or only in displays.
 """
 
 from __future__ import annotations
