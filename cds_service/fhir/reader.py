@@ -39,23 +39,23 @@ from typing import Annotated, Any, ClassVar, Optional
 import msgspec
 from msgspec import Meta, Struct
 
+from ..reading.fhir_access import TEXT_CONTENT_TYPES
 from ..record import RECORD_TYPES
 
 #: FHIR id: https://hl7.org/fhir/R4/datatypes.html#id
 ID_PATTERN = r"[A-Za-z0-9\-.]{1,64}"
-_ID = Annotated[str, Meta(pattern=rf"^{ID_PATTERN}$")]
+#: ``\Z``, not ``$``: ``$`` also matches before a final newline.
+_ID = Annotated[str, Meta(pattern=rf"^{ID_PATTERN}\Z")]
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
 _MONTH = r"-(0[1-9]|1[0-2])"
 _DAY = r"-(0[1-9]|[12][0-9]|3[01])"
 _TIME = r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
 #: FHIR date (YYYY, YYYY-MM, YYYY-MM-DD), dateTime (a time needs a zone, as R4B models require) and instant.
-_DATE = Annotated[str, Meta(pattern=rf"^{_YEAR}({_MONTH}({_DAY})?)?$")]
-_DATETIME = Annotated[str, Meta(pattern=rf"^{_YEAR}({_MONTH}({_DAY}({_TIME})?)?)?$")]
-_INSTANT = Annotated[str, Meta(pattern=rf"^{_YEAR}{_MONTH}{_DAY}{_TIME}$")]
+_DATE = Annotated[str, Meta(pattern=rf"^{_YEAR}({_MONTH}({_DAY})?)?\Z")]
+_DATETIME = Annotated[str, Meta(pattern=rf"^{_YEAR}({_MONTH}({_DAY}({_TIME})?)?)?\Z")]
+_INSTANT = Annotated[str, Meta(pattern=rf"^{_YEAR}{_MONTH}{_DAY}{_TIME}\Z")]
 #: ``Patient/123``, ``https://ehr/fhir/Patient/123``, ``Patient/123/_history/2``.
-_PATIENT_REF = re.compile(rf"(?:^|/)Patient/({ID_PATTERN})(?:/_history/[^/]+)?$")
-#: Attachment content types whose data the report reader reads (``reading.fhir_access.attachment_text``).
-_TEXT_TYPES = ("text/", "application/xhtml")
+_PATIENT_REF = re.compile(rf"(?:^|/)Patient/({ID_PATTERN})(?:/_history/[^/]+)?\Z")
 
 
 class InvalidResource(ValueError):
@@ -134,7 +134,7 @@ class Attachment(_Element, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         data = self.data
-        if data and (self.contentType or "text/plain").lower().startswith(_TEXT_TYPES):
+        if data and (self.contentType or "text/plain").lower().startswith(TEXT_CONTENT_TYPES):
             try:
                 decoded = base64.b64decode(data)
             except (binascii.Error, ValueError):

@@ -23,6 +23,8 @@ ODD_DATA = (AttributeError, TypeError, ValueError, KeyError, IndexError, Overflo
 
 #: Text larger than this in one attachment is cut before reading (the reader cuts again).
 MAX_ATTACHMENT_BYTES = 256 * 1024
+#: Attachment content types whose inline data is read as text (the record's reader decodes only these).
+TEXT_CONTENT_TYPES = ("text/", "application/xhtml")
 
 
 def as_list(value: Any) -> list:
@@ -120,7 +122,7 @@ def attachment_text(attachment: Any) -> str | None:
     if not data:
         return None
     content_type = (getattr(attachment, "contentType", None) or "text/plain").lower()
-    if not content_type.startswith(("text/", "application/xhtml")):
+    if not content_type.startswith(TEXT_CONTENT_TYPES):
         return None
     raw = data if isinstance(data, (bytes, bytearray)) else _b64(data)
     if raw is None:

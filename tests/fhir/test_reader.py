@@ -53,6 +53,8 @@ INVALID = {
     "not an object": "Jane Secretname",
     "id with a space": _cond(id="Jane Secretname"),
     "id too long": _cond(id="x" * 65),
+    "id with a final newline": _cond(id="c-1\n"),
+    "date with a final newline": _cond(recordedDate="2024-05-01\n"),
     "id a number": _cond(id=5),
     "code.text a number": _cond(code={"text": 5}),
     "coding not a list": _cond(code={"coding": {"code": "M54.16"}}),

@@ -86,3 +86,11 @@ def test_the_other_patient_check_covers_every_type(rtype):
         assert (len(held) == 1) is filed, (rtype, filed)
         assert record.skipped_resources == (0 if filed else 1)
         assert any(g.reason == "other-patient-data" for g in record.gaps) is not filed
+
+
+def test_each_service_tells_the_ehr_every_type_it_reads():
+    # usageRequirements (discovery) names the resources a fhirAuthorization token must read.
+    for service in SERVICES:
+        for rtype in RECORD_TYPES:
+            if rtype != "Patient":
+                assert rtype in " ".join((service.usage_requirements or "").split()), (service.id, rtype)
