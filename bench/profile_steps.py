@@ -10,7 +10,8 @@ timers wrapped around the functions it calls (nothing is re-implemented here):
   and the JSON encoding of the response after it;
 - request validation (``validate_hook_request``), orders (``extract_orders``,
   ``classify_orders``, ``relevant_orders``);
-- FHIR gathering, and inside it FHIR parsing (``parse_resource``: fhir.resources validation);
+- FHIR gathering, and inside it FHIR parsing (``read_resource``: the record's reader; in older checkouts
+  ``parse_for_record``/``parse_resource``: fhir.resources validation);
 - reading the record (``read_record``), and inside it the condition/observation facts
   and the reports (``read_reports``);
 - rules (``rules.engine.advise``), card rendering (``CardLibrary.render``), and the
@@ -120,9 +121,10 @@ def _instrumented_engine(tmp: Path, texts: str = "repeat"):
     if hasattr(advice, "classify_orders"):  # classification moved out of relevant_orders
         timers.wrap(advice, "classify_orders", "orders")
     timers.wrap(pipeline, "gather_record", "FHIR gathering")
-    # Whichever name the checkout's gathering parses with (the baseline's or this one's).
-    timers.wrap(gather, "parse_for_record" if hasattr(gather, "parse_for_record") else "parse_resource",
-                "FHIR parsing (validation)")
+    # Whichever name the checkout's gathering parses with: read_resource (the msgspec reader, issue 19),
+    # parse_for_record (the fast path), parse_resource (fhir.resources validation).
+    parser = next(n for n in ("read_resource", "parse_for_record", "parse_resource") if hasattr(gather, n))
+    timers.wrap(gather, parser, "FHIR parsing (validation)")
     timers.wrap(advice, "read_record", "reading the record")
     from cds_service.reading import emg_text, mri_text, reports
 

@@ -2,15 +2,44 @@
 
 This is the contract between FHIR access (which fills it from prefetch and the
 EHR's FHIR server) and the clinical reader (which turns it into findings).
-Resources are ``fhir.resources`` R4B models (R4B models read R4 data), or the
-read-only nodes of ``fhir/fastpath.py`` with the same attributes: the reader
-only reads attributes and ``get_resource_type()``.
+:data:`RECORD_TYPES` is the one list of the resource types the record files: the
+bucket each goes to, the element that says whose it is, and the prefetch keys
+that bring it (the hooks' YAML must agree: ``tests/fhir/test_record_types.py``).
+
+Gathering fills the record with the typed, read-only resources of
+``fhir/reader.py`` (``msgspec`` Structs of only the elements the reader reads,
+absent ones ``None``); tests also fill it with ``fhir.resources`` R4B models,
+which have the same attribute names. The reader only reads attributes (with
+``getattr(..., None)``) and ``get_resource_type()``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """How the record files one resource type."""
+
+    #: The PatientRecord attribute holding resources of this type (``patient``: the one Patient).
+    bucket: str
+    #: The element referring to the Patient the resource is about; None for the Patient itself (its id).
+    patient_element: str | None
+    #: The prefetch keys (hooks/*.yaml) whose query reads this type.
+    prefetch_keys: tuple[str, ...]
+
+
+#: resourceType -> how the record files it. Every other type is read past.
+RECORD_TYPES: dict[str, RecordType] = {
+    "Patient": RecordType("patient", None, ("patient",)),
+    "Condition": RecordType("conditions", "subject", ("conditions",)),
+    "Observation": RecordType("observations", "subject", ("observations",)),
+    "MedicationRequest": RecordType("medication_requests", "subject", ("medications",)),
+    "Device": RecordType("devices", "patient", ("devices",)),
+    "DiagnosticReport": RecordType("diagnostic_reports", "subject", ("reports",)),
+}
 
 
 @dataclass(frozen=True)
@@ -31,17 +60,11 @@ class PatientRecord:
     diagnostic_reports: list[Any] = field(default_factory=list)
     #: Prefetch keys whose data could not be obtained.
     gaps: list[DataGap] = field(default_factory=list)
-    #: Resources dropped: invalid FHIR, an unexpected type, or about another patient.
+    #: Resources dropped: invalid FHIR, an unexpected type, or about another (or an unknown) patient.
     skipped_resources: int = 0
 
-    #: resourceType -> attribute holding resources of that type.
-    BUCKETS = {
-        "Condition": "conditions",
-        "Observation": "observations",
-        "MedicationRequest": "medication_requests",
-        "Device": "devices",
-        "DiagnosticReport": "diagnostic_reports",
-    }
+    #: resourceType -> list attribute holding resources of that type (all of RECORD_TYPES but Patient).
+    BUCKETS = {rtype: t.bucket for rtype, t in RECORD_TYPES.items() if rtype != "Patient"}
 
     def add(self, resource: Any) -> bool:
         """File one parsed resource under its type; False for a type the reader does not use."""

@@ -25,21 +25,17 @@ import requests
 from .. import compute
 from ..errors import PreconditionFailed
 from ..limits import report_text_chars
-from ..record import DataGap, PatientRecord
+from ..record import RECORD_TYPES, DataGap, PatientRecord
 from ..registry import ServiceDefinition
 from ..settings import Settings
 from . import events
 from .access import NoServerAccess, caller_allowlist, server_access
 from .client import FetchResult, FhirClient
-from .parse import InvalidResource, entries, next_link, parse_for_record, patient_id_of, truncated, warm_up
+from .parse import entries, next_link, truncated
 from .prefetch import KeyPlan, PrefetchState, is_error_outcome, plan
+from .reader import InvalidResource, UnknownPatient, owner, read_resource
 
 log = logging.getLogger(__name__)
-
-#: Resource types the record files (everything else is read past, not parsed).
-_FILED_TYPES = frozenset(PatientRecord.BUCKETS) | {"Patient"}
-# Paid once at start-up (the app imports this package) instead of by the first hook call.
-warm_up(sorted(_FILED_TYPES))
 
 
 @dataclass
@@ -53,7 +49,7 @@ class _KeyResult:
 
 
 class _RecordBuilder:
-    """Parses bodies into the record: validates, de-duplicates, checks the patient."""
+    """Reads bodies into the record (:mod:`.reader`): checks each resource and whose it is, de-duplicates."""
 
     def __init__(self, patient_id: str | None, max_report_text_chars: int | None = None):
         self.record = PatientRecord()
@@ -88,16 +84,25 @@ class _RecordBuilder:
             if expected and rtype != expected and entry.mode != "include":
                 self._skip(key_plan.key, "unexpected-type")
                 continue
-            if rtype not in _FILED_TYPES:
+            if rtype not in RECORD_TYPES:
                 continue  # e.g. an _include'd Practitioner: legal, not used by the reader
-            owner = patient_id_of(raw)
-            if self.patient_id and owner is not None and owner != self.patient_id:
+            try:
+                resource = read_resource(raw)
+                who = owner(resource)
+            except UnknownPatient:
+                # Whose it is cannot be told, so it cannot pass the other-patient check.
+                self._skip(key_plan.key, "unknown-patient")
+                continue
+            except InvalidResource:
+                self._skip(key_plan.key, "invalid")
+                continue
+            if self.patient_id and who is not None and who != self.patient_id:
                 # A server that ignored `patient=` must not put another patient's data in the advice.
                 self._skip(key_plan.key, "other-patient")
                 gap = gap or "other-patient-data"
                 continue
-            rid = raw.get("id")
-            if isinstance(rid, str) and (rtype, rid) in self._seen:
+            rid = resource.id
+            if rid is not None and (rtype, rid) in self._seen:
                 continue  # overlapping pages, or the same resource under two keys
             if self.max_report_text is not None and rtype == "DiagnosticReport":
                 text = report_text_chars(raw)
@@ -107,14 +112,9 @@ class _RecordBuilder:
                     gap = gap or "report-text-limit"
                     continue
                 self.report_text += text
-            try:
-                model = parse_for_record(raw)
-            except InvalidResource:
-                self._skip(key_plan.key, "invalid")
-                continue
-            if isinstance(rid, str):
+            if rid is not None:
                 self._seen.add((rtype, rid))
-            self.record.add(model)
+            self.record.add(resource)
         return gap
 
 

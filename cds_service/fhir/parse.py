@@ -1,41 +1,25 @@
-"""FHIR JSON to ``fhir.resources`` R4B models, one resource at a time.
+"""FHIR JSON helpers: the resources of a Bundle, its paging, and full R4B validation.
 
-Each resource of a Bundle is validated on its own, so one invalid resource is
-dropped (and counted) without losing the others. Validation errors are never
+The record is read by :mod:`.reader` (one typed Struct per resource, only the
+elements the reader reads). :func:`parse_resource` is the full ``fhir.resources``
+R4B validation of a whole resource, for FHIR the service and its demo emit and
+for tests; it is not on the path of a hook call. Validation errors are never
 formatted: pydantic puts the offending input values, i.e. patient data, in them.
-
-The record is filled with :func:`parse_for_record`: the same validation, through
-:mod:`.fastpath` when it can vouch for the JSON (read-only nodes with the models'
-attributes, several times faster), else through the models.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from . import fastpath
+from .reader import InvalidResource
+
+__all__ = ["Entry", "InvalidResource", "entries", "model_class", "next_link", "parse_resource", "truncated"]
 
 _model_classes: dict[str, type] = {}
-
-#: Where a resource of the types the record files says whose it is.
-_PATIENT_ELEMENT = {
-    "Condition": "subject",
-    "Observation": "subject",
-    "MedicationRequest": "subject",
-    "DiagnosticReport": "subject",
-    "Device": "patient",
-}
-#: ``Patient/123``, ``https://ehr/fhir/Patient/123``, ``Patient/123/_history/2``.
-_PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
-
-
-class InvalidResource(ValueError):
-    """A resource that does not validate; the message is a fixed text (no content)."""
 
 
 def model_class(resource_type: str) -> type:
@@ -53,15 +37,6 @@ def model_class(resource_type: str) -> type:
     return cls
 
 
-def warm_up(resource_types) -> None:
-    """Import the model classes now: fhir.resources loads each on first use (~10-35 ms each).
-
-    Also builds the fast path's tables for them (~0.3 s for the record's types).
-    """
-    for resource_type in resource_types:
-        fastpath.prepare(model_class(resource_type))
-
-
 def parse_resource(raw: dict) -> Any:
     """A validated R4B model of ``raw``.
 
@@ -77,24 +52,6 @@ def parse_resource(raw: dict) -> Any:
         raise InvalidResource("invalid resource") from None
     except Exception:  # noqa: BLE001 -- fhir_core raises KeyError for a contained resource of an unknown type
         raise InvalidResource("invalid resource") from None
-
-
-def parse_for_record(raw: dict) -> Any:
-    """``raw`` validated exactly as :func:`parse_resource` does; a :class:`fastpath.FhirNode` when the fast
-    path can vouch for it (the common case), else the R4B model. Both have the same attributes.
-
-    :raise InvalidResource: when ``raw`` is not a valid FHIR resource.
-    """
-    rtype = raw.get("resourceType") if isinstance(raw, dict) else None
-    if isinstance(rtype, str):
-        cls = model_class(rtype)
-        try:
-            return fastpath.validate(cls, raw)
-        except fastpath.Undecided:
-            pass
-        except Exception:  # noqa: BLE001 -- a fast-path bug must cost speed, not the resource
-            pass
-    return parse_resource(raw)
 
 
 @dataclass(frozen=True)
@@ -150,17 +107,3 @@ def truncated(bodies: list[dict]) -> bool:
         return False
     matches = sum(1 for body in bodies for e in entries(body) if e.mode in (None, "match"))
     return total > matches
-
-
-def patient_id_of(raw: dict) -> str | None:
-    """The id of the Patient a resource is about, from its reference; None when it does not say."""
-    rtype = raw.get("resourceType")
-    if rtype == "Patient":
-        return raw.get("id") if isinstance(raw.get("id"), str) else None
-    element = _PATIENT_ELEMENT.get(rtype)
-    ref = raw.get(element) if element else None
-    ref = ref.get("reference") if isinstance(ref, dict) else None
-    if not isinstance(ref, str):
-        return None
-    match = _PATIENT_REF.search(ref.strip())
-    return match.group(1) if match else None

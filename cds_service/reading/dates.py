@@ -1,8 +1,10 @@
 """FHIR dates as the reader needs them: possibly partial, possibly missing, never guessed.
 
-FHIR allows ``2024``, ``2024-03``, ``2024-03-05`` and full date-times, and the
-``fhir.resources`` models hand back a ``str`` for partial values, a ``date``
-or a timezone-aware ``datetime`` otherwise. A :class:`PartialDate` keeps the
+FHIR allows ``2024``, ``2024-03``, ``2024-03-05`` and full date-times. The
+record's reader (``fhir/reader.py``) keeps them as the text sent, checked against
+FHIR's syntax; ``fhir.resources`` models (in tests) hand back a ``str`` for
+partial values, a ``date`` or a timezone-aware ``datetime`` otherwise. Both read
+alike here (``tests/fhir/test_reader.py``). A :class:`PartialDate` keeps the
 text as written and the first and last day it can mean, so a duration is a
 range, not a guess.
 """

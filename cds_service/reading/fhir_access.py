@@ -1,7 +1,9 @@
-"""Tolerant access to R4B model fields: every helper accepts missing, empty or odd values.
+"""Tolerant access to the record's resources: every helper accepts missing, empty or odd values.
 
-The record holds ``fhir.resources`` R4B models; fields may be absent, codings
-may lack a system or code, and text may sit in ``text`` or only in displays.
+The record holds the Structs of ``fhir/reader.py`` (JSON types already checked;
+tests also use ``fhir.resources`` R4B models, with the same attribute names);
+elements may be absent, codings may lack a system or code, and text may sit in
+``text`` or only in displays.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ ODD_DATA = (AttributeError, TypeError, ValueError, KeyError, IndexError, Overflo
 
 #: Text larger than this in one attachment is cut before reading (the reader cuts again).
 MAX_ATTACHMENT_BYTES = 256 * 1024
+#: Attachment content types whose inline data is read as text (the record's reader decodes only these).
+TEXT_CONTENT_TYPES = ("text/", "application/xhtml")
 
 
 def as_list(value: Any) -> list:
@@ -118,7 +122,7 @@ def attachment_text(attachment: Any) -> str | None:
     if not data:
         return None
     content_type = (getattr(attachment, "contentType", None) or "text/plain").lower()
-    if not content_type.startswith(("text/", "application/xhtml")):
+    if not content_type.startswith(TEXT_CONTENT_TYPES):
         return None
     raw = data if isinstance(data, (bytes, bytearray)) else _b64(data)
     if raw is None:

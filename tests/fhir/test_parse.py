@@ -1,10 +1,10 @@
-"""FHIR JSON to R4B models: one resource at a time, never fatal."""
+"""Bundle helpers, and full R4B validation (for what the service emits and tests): one resource at a time, never fatal."""
 
 from __future__ import annotations
 
 import pytest
 
-from cds_service.fhir.parse import InvalidResource, entries, next_link, parse_resource, patient_id_of, truncated
+from cds_service.fhir.parse import InvalidResource, entries, next_link, parse_resource, truncated
 
 from .helpers import condition, observation, outcome, patient, searchset
 
@@ -99,21 +99,3 @@ def test_truncated():
     assert not truncated([with_include])
     assert truncated([searchset(condition("c-1"), total=3, next_url="u"), searchset(condition("c-2"))])
     assert not truncated([patient()])
-
-
-@pytest.mark.parametrize(
-    ("raw", "owner"),
-    [
-        (condition("c-1", patient="p-9"), "p-9"),
-        ({"resourceType": "Condition", "subject": {"reference": "https://ehr/fhir/Patient/p-2"}}, "p-2"),
-        ({"resourceType": "Observation", "subject": {"reference": "Patient/p-3/_history/2"}}, "p-3"),
-        ({"resourceType": "Device", "patient": {"reference": "Patient/p-4"}}, "p-4"),
-        ({"resourceType": "Condition", "subject": {"reference": "Group/g-1"}}, None),
-        ({"resourceType": "Condition", "subject": {"identifier": {"value": "123"}}}, None),
-        ({"resourceType": "Condition"}, None),
-        (patient("p-5"), "p-5"),
-        ({"resourceType": "Practitioner", "id": "x"}, None),
-    ],
-)
-def test_patient_id_of(raw, owner):
-    assert patient_id_of(raw) == owner

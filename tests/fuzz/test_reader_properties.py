@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cds_service.fhir.parse import InvalidResource, parse_resource
+from cds_service.fhir.reader import InvalidResource, read_resource
 from cds_service.reading import read_emg_text, read_mri_text, read_record
 from cds_service.reading.levels import _ROOTS, DISC_LEVELS
 from cds_service.reading.text import (AFFIRMED, CLINICAL, EMG, HEDGED, MAX_TEXT_CHARS, MRI, NEGATED, normalise,
@@ -85,7 +85,7 @@ def _record(conclusion: str, attachment: str, condition_text: str, kind: str) ->
          "code": {"text": condition_text or "x"}, "note": [{"text": condition_text or "x"}]},
     ):
         try:
-            record.add(parse_resource(raw))
+            record.add(read_resource(raw))
         except InvalidResource:
             pass
     return record, len(record.diagnostic_reports)

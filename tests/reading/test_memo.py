@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from cds_service.fhir.parse import entries, parse_for_record
+from cds_service.fhir.parse import entries
+from cds_service.fhir.reader import read_resource
 from cds_service.reading import memo, read_record
 from cds_service.reading.memo import TextMemo
 from cds_service.record import PatientRecord
@@ -31,7 +32,7 @@ def _picture(request: dict, vs, now):
     record = PatientRecord()
     for value in request["prefetch"].values():
         for entry in entries(value):
-            record.add(parse_for_record(entry.resource))
+            record.add(read_resource(entry.resource))
     picture = read_record(record, vs, now)
     # Report texts are read on first use: read them all, so the comparison covers them.
     readings = [r.reading for r in picture.mri_reports] + [r.reading for r in picture.emg_reports]
