@@ -270,3 +270,45 @@ def test_the_configured_public_base_url_wins_over_the_request(page):
     reply = app.test_client().post("/cds-services/spine-order-select", json=body, base_url="http://evil.example")
     links = [link for c in reply.get_json()["cards"] for link in c.get("links", []) if "/patient/" in link["url"]]
     assert links and all(link["url"].startswith("https://cds.example.org/spine/patient/emg-ncs") for link in links)
+
+
+# --- broken content stops start-up, naming the file -------------------------------------
+
+
+def _copy_page(tmp_path: Path) -> Path:
+    import shutil
+
+    cards = tmp_path / "cards"
+    shutil.copytree(ROOT / "cards", cards)
+    return cards
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda md, y: (md.replace("Sources: spine-article\n", "", 1), y), "no Sources line"),
+    (lambda md, y: (md.replace("Sources: spine-article\n", "Sources: no-such-key\n", 1), y), "no-such-key"),
+    (lambda md, y: (md.replace("{{ question }}", "{{ patient_name }}"), y), "patient_name"),
+    (lambda md, y: (md, y.replace("  general:\n", "  other:\n")), "'general'"),
+    (lambda md, y: (md, y.replace("    squeeze: near the knee\n", "")), "same words"),
+])
+def test_a_broken_page_stops_start_up(tmp_path, edit, message):
+    from cds_service.bibliography import Bibliography
+    from cds_service.cardbuilder import CardContentError, CardLibrary
+
+    cards = _copy_page(tmp_path)
+    folder = cards / "_patient" / "emg-ncs"
+    md, page_yaml = edit((folder / "page.md").read_text(), (folder / "page.yaml").read_text())
+    (folder / "page.md").write_text(md)
+    (folder / "page.yaml").write_text(page_yaml)
+    with pytest.raises(CardContentError, match=re.escape(message)):
+        CardLibrary(cards, Bibliography.load(ROOT / "config" / "bibliography.yaml"))
+
+
+def test_a_card_linking_an_unknown_page_does_not_load(tmp_path):
+    from cds_service.bibliography import Bibliography
+    from cds_service.cardbuilder import CardContentError, CardLibrary
+
+    cards = _copy_page(tmp_path)
+    card = cards / "emg-adds-value" / "card.yaml"
+    card.write_text(card.read_text().replace("page: emg-ncs", "page: no-such-page"))
+    with pytest.raises(CardContentError, match="no-such-page"):
+        CardLibrary(cards, Bibliography.load(ROOT / "config" / "bibliography.yaml"))
