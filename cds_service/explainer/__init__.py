@@ -74,6 +74,8 @@ class ExplainerPage:
     def __init__(self, folder: Path, bibliography: Bibliography):
         self.name = folder.name
         where = f"cards/_patient/{folder.name}"
+        if not re.fullmatch(r"[a-z0-9-]+", folder.name):
+            raise ExplainerError(f"{where}: a page's folder name is its URL: lower-case letters, digits and '-'")
         try:
             meta = yaml.safe_load((folder / "page.yaml").read_text()) or {}
             source = (folder / "page.md").read_text()
@@ -103,6 +105,8 @@ class ExplainerPage:
             self._bodies = {s.id: env.from_string(s.body) for s in sections}
         except jinja2.TemplateSyntaxError as exc:
             raise ExplainerError(f"{where}: {exc}") from None
+        except (KeyError, TypeError) as exc:
+            raise ExplainerError(f"{where}/page.yaml: every question needs a text ({exc})") from None
         except ValueError as exc:
             raise ExplainerError(f"{where}/page.md: {exc}") from None
         try:
