@@ -11,6 +11,7 @@ from flask_cors import CORS
 from werkzeug.routing import Map
 
 from . import console, demo, security, views
+from .explainer import views as explainer_views
 from .errors import register_error_handlers
 from .fhir.access import invalid_allowlist_entries, plain_http_entries
 from .ops.wiring import init_app as init_operations
@@ -99,4 +100,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(views.bp)
     demo.init_app(app, settings, engine)  # /demo: synthetic patients, 404 unless demo_enabled
     console.init_app(app, settings.console_enabled)  # GET /: the card console (static page)
+    # GET /patient/<name>: the patient explainers the EMG/NCS cards link to (cards/_patient/).
+    explainer_views.init_app(app, settings.explainer_enabled, engine.cards.explainers)
     return app

@@ -19,6 +19,7 @@ import yaml
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .bibliography import Bibliography, BibliographyError
+from .explainer import ExplainerError, Explainers
 
 #: Code system of this service's card topics and override reasons.
 TOPIC_SYSTEM = "https://spine-order-cds.example.org/fhir/CodeSystem/card-kind"
@@ -62,21 +63,24 @@ class CardSpec:
 
 
 class _LinkSchema(Schema):
-    """A link: a bibliography key (`cite`), or a label and address for a page that is not a source."""
+    """A link: a bibliography key (`cite`), a patient page of this service (`page`: a folder of
+    cards/_patient/), or a label and address for a page that is not a source."""
 
     class Meta:
         unknown = RAISE
 
     cite = fields.String()
+    page = fields.String()
     label = fields.String()
     url = fields.Url()
     type = fields.String(load_default="absolute", validate=validate.OneOf(["absolute", "smart"]))
 
     @validates_schema
     def _one_form(self, data, **kwargs):
-        cited = "cite" in data
-        if (cited and ("label" in data or "url" in data)) or (not cited and not ("label" in data and "url" in data)):
-            raise ValidationError("a link is either {cite: key} or {label, url}")
+        named = [k for k in ("cite", "page") if k in data]
+        labelled = "label" in data or "url" in data
+        if len(named) > 1 or (named and labelled) or (not named and not ("label" in data and "url" in data)):
+            raise ValidationError("a link is either {cite: key}, {page: name} or {label, url}")
 
 
 class _ReasonSchema(Schema):
@@ -134,6 +138,8 @@ class CardTemplate:
     #: The service's reason code -> every (system, code) that means it: the coding offered now, and the
     #: service's own coding, which feedback recorded before a reason had an HL7 code still carries.
     reason_codings: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: Patient pages (cards/_patient/<name>) the card links to; the link's URL is made per card (base URL, variant).
+    pages: tuple[str, ...] = ()
 
     def reason_display(self, system: str, code: str) -> str | None:
         """The card's display for a coding it offers or offered, else None."""
@@ -168,6 +174,11 @@ class CardLibrary:
             bibliography = Bibliography.load(path) if path.exists() else Bibliography.empty()
         self._bibliography = bibliography
         self._hl7_system, self._hl7_codes = _load_hl7_reason_codes(config_dir / "override-reason-codes.yaml")
+        try:
+            #: The patient explainers (cards/_patient/): served by cds_service.explainer.views, linked by cards.
+            self.explainers = Explainers(Path(cards_dir) / "_patient", bibliography)
+        except ExplainerError as exc:
+            raise CardContentError(str(exc)) from None
         self._env = jinja2.Environment(
             # Templates may import shared macros from cards/_macros/.
             loader=jinja2.FileSystemLoader(str(cards_dir)),
@@ -234,7 +245,11 @@ class CardLibrary:
             raise CardContentError(f"cards/{folder.name}: {detail_msg}") from None
         try:
             source = self._source(meta["source"])
-            links = tuple(self._link(link) for link in meta["links"])
+            links = tuple(self._link(link) for link in meta["links"] if "page" not in link)
+            pages = tuple(link["page"] for link in meta["links"] if "page" in link)
+            unknown = [p for p in pages if p not in self.explainers]
+            if unknown:
+                raise CardContentError(f"cards/{folder.name}: no patient page {unknown} in cards/_patient/")
         except BibliographyError as exc:
             raise CardContentError(f"cards/{folder.name}: {exc}") from None
         source["topic"] = {"system": TOPIC_SYSTEM, "code": folder.name, "display": meta["source"]["topic"]}
@@ -250,6 +265,7 @@ class CardLibrary:
             detail=detail,
             summary_short=short,
             reason_codings=reason_codings,
+            pages=pages,
         )
 
     def _source(self, meta: dict) -> dict:
@@ -270,8 +286,11 @@ class CardLibrary:
             return {"label": src.short, "url": src.link, "type": meta.get("type", "absolute")}
         return {"label": meta["label"], "url": meta["url"], "type": meta["type"]}
 
-    def render(self, spec: CardSpec) -> dict:
+    def render(self, spec: CardSpec, base_url: str | None = None) -> dict:
         """One CDS Hooks card for ``spec``.
+
+        ``base_url``: the service's public URL, for links to its patient pages (absolute, as the spec
+        requires); None leaves those links out.
 
         :raise KeyError: for a card kind with no template folder.
         :raise CardRenderError: when the context lacks a fact the template uses,
@@ -318,6 +337,8 @@ class CardLibrary:
             links = [dict(link) for link in tpl.links] + [self._link({"cite": key}) for key in spec.links]
         except BibliographyError as exc:
             raise CardRenderError(f"card {spec.kind}: {exc}") from None
+        if base_url:
+            links += [self.explainers.get(page).link(base_url, spec.context) for page in tpl.pages]
         links = list({link["url"]: link for link in links}.values())  # a rule's link may repeat the kind's
         if links:
             card["links"] = links

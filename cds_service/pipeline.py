@@ -86,17 +86,33 @@ def load_engine(settings: Settings, policy: CardPolicy | None = None) -> Engine:
     )
 
 
-def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None = None) -> dict:
+def links_base_url(settings: Settings, request_root: str | None = None) -> str:
+    """The base of the absolute URLs cards give to the service's own pages (the patient explainers):
+    the first ``public_base_url``, else the request's URL root, else the bind address (replay, scripts)."""
+    configured = [part.strip().rstrip("/") for part in settings.public_base_url.split(",") if part.strip()]
+    if configured:
+        return configured[0]
+    if request_root:
+        return request_root.rstrip("/")
+    return f"http://{settings.host}:{settings.port}"
+
+
+def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None = None,
+                 base_url: str | None = None) -> dict:
     """The CDS Hooks response for ``body`` sent to ``service``.
+
+    ``base_url``: where the service is reached (``links_base_url``), for card links to its patient pages;
+    default: ``links_base_url(settings)``. With ``explainer_enabled`` off the cards do not link them.
 
     :raise InvalidRequest: the body is not a valid call of this service (400).
     :raise PreconditionFailed: essential data neither prefetched nor obtainable (412).
     """
     with compute.computing():  # one call computes at a time per worker (see compute.py)
-        return _call_service(engine, service, body, now)
+        return _call_service(engine, service, body, now, base_url)
 
 
-def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None) -> dict:
+def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None,
+                  base_url: str | None = None) -> dict:
     check_request(body, engine.limits)  # a count before any work: 413 over a limit
     request = validate_hook_request(body, service.hook)
     context = request["context"]
@@ -123,7 +139,8 @@ def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: da
     if len(specs) > engine.limits.cards:
         log.info("cards cut to max_cards: service=%s kept=%d of=%d", service.id, engine.limits.cards, len(specs))
         specs = specs[: engine.limits.cards]
-    response: dict[str, Any] = {"cards": sort_cards([engine.cards.render(s) for s in specs])}
+    pages = (base_url or links_base_url(engine.settings)) if engine.settings.explainer_enabled else None
+    response: dict[str, Any] = {"cards": sort_cards([engine.cards.render(s, pages) for s in specs])}
     if system_actions:
         response["systemActions"] = system_actions
     engine.policy.record_issued(service.id, request["hookInstance"], patient_id, response["cards"], now)

@@ -209,6 +209,11 @@ class Settings:
     #: Off by default (public by default is not a production default); `make run` turns it on.
     console_enabled: bool = False
 
+    # --- patient explainers (issue 18) -------------------------------------------------
+    #: Serve the patient pages of cards/_patient/ at GET /patient/<name> (no patient data, no JWT), and
+    #: link the EMG/NCS cards to them. On by default: the cards link to them.
+    explainer_enabled: bool = True
+
     @property
     def hooks_dir(self) -> Path:
         return self.content_dir / "hooks"

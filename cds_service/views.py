@@ -14,7 +14,7 @@ from .errors import InvalidRequest, UnsupportedMediaType
 from .feedback.summary import parse_range
 from .ops.wiring import Operations
 from .ops import metrics as ops_metrics
-from .pipeline import Engine, call_service as run_call
+from .pipeline import Engine, call_service as run_call, links_base_url
 from .protocol import validate_feedback
 
 bp = Blueprint("cds", __name__)
@@ -66,7 +66,7 @@ def call_service(service_id: str):
     service = engine.registry.get(service_id)  # 404 before the body is read
     body = _json_body()
     try:
-        return jsonify(run_call(engine, service, body))
+        return jsonify(run_call(engine, service, body, base_url=links_base_url(engine.settings, request.url_root)))
     except RecursionError:
         # Within json_max_depth nothing recurses this deep; a refusal, never a 500, if one does.
         raise InvalidRequest("The body is nested too deeply.", {"_body": ["JSON nesting too deep."]}) from None

@@ -58,8 +58,9 @@ def evidence_lines(items: Iterable[Evidence]) -> list[dict]:
 def order_fact(o: OrderInput) -> dict:
     default = "spine MRI" if o.info.kind == "spine-mri" else "EMG/NCS"
     label = " ".join(o.order.text.split("; ")[0].split()) or default
+    limb = o.info.limbs[0] if len(o.info.limbs) == 1 else REGION_LIMB.get(o.info.region or "")
     return {"label": label, "reference": o.order.reference or "draft order", "kind": o.info.kind,
-            "region": o.info.region}
+            "region": o.info.region, "limb": limb}
 
 
 def order_limb(o: OrderInput, picture: ClinicalPicture) -> str | None:

@@ -69,6 +69,10 @@ def _targets() -> list[Target]:
             out.append(Target(label, POSITIVE, 1))
     out += [Target("GET /console/static/{filename}", POSITIVE, 1, {"filename": name})
             for name in ("console.js", "console.css", "markdown.js")]
+    # The patient explainer: the real page with generated limb/question values, and its files.
+    out += [Target("GET /patient/{page}", mode, 10, {"page": "emg-ncs"}) for mode in (POSITIVE, NEGATIVE)]
+    out += [Target("GET /patient/static/{filename}", POSITIVE, 1, {"filename": name})
+            for name in ("explainer.css", "explainer.js")]
     out += [Target("GET /demo/requests/{patientId}/{hook}", POSITIVE, 4, {"patientId": pid})
             for pid in _demo_patients()]
     return out
