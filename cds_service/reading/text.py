@@ -22,7 +22,10 @@ unbounded repetition (a test checks this), so time is linear in the text.
 from __future__ import annotations
 
 import re
-import re._constants as _sre_c  # to find a literal every match of a pattern must contain
+# CPython's regex parser (private): the index below reads each pattern's parse tree for the strings a
+# match must start with. If a Python release changes it, patterns fall back to full scans (same
+# results, several times slower); tests/reading/test_index_coverage.py fails when that happens.
+import re._constants as _sre_c
 import re._parser as _sre_p
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -268,6 +271,10 @@ class _Matcher:
                     self._by_prefix.setdefault(prefix, []).append((index, key, rx))
             else:
                 self._scan.append((index, key, rx, _required_any(pattern)))
+        #: Patterns neither indexed by prefix nor anchored by a literal: scanned in full on every sentence.
+        self.unanchored = tuple(pattern for (index, (key, pattern)) in enumerate(entries)
+                                if any(i == index and a is None for i, _, _, a in self._scan))
+        self.indexed_share = 1 - len(self._scan) / len(entries) if entries else 1.0
         self._lengths = tuple(sorted({len(p) for p in self._by_prefix}))
         #: First two characters of every prefix: most words begin none, and one test says so.
         self._heads = frozenset(p[:2] for p in self._by_prefix)
