@@ -323,6 +323,16 @@ def localise(o, picture: ClinicalPicture, now: datetime) -> Localisation:
               if k not in roots and tallies.get(k) and tallies[k].support and k not in matched]
     root_cands = tuple(cand(r, matching.get(r, ())) for r in list(dict.fromkeys(list(roots) + others)))
     cands = _ordered(root_cands, nerve_cands, tallies)
+    if len(matched) == 1 and len(roots) > 1 and not nerves and not others and _neighbours(matched[0], roots) \
+            and not _own_objective_sign(matched[0], roots, tallies):
+        # Adjacent roots share muscles, reflexes and skin (quadriceps and the patellar reflex are L3 and L4):
+        # when the MRI compresses one of them on the symptomatic side and nothing else, and the other has
+        # no weakness or reflex change of its own (only skin, where dermatomes overlap), the picture fits it.
+        r = matched[0]
+        kept = (cand(r, matching[r]),)
+        reasons.append(f"symptoms and exam point to the {_labels(root_cands)}, which overlap, and the MRI "
+                       f"({_date(mri)}) shows {'; '.join(f.element for f in matching[r])}, at the {_labels(kept)} only")
+        return Localisation(CONCORDANT, limb, region, kept + cords, tuple(reasons), findings)
     if len(roots) == 1 and matched and not nerves and not others:
         r = roots[0]
         reasons.append(f"symptoms and exam point to the {_labels(cands)}, and the MRI ({_date(mri)}) shows "
@@ -364,6 +374,24 @@ def _ordered(root_cands, nerve_cands, tallies) -> tuple[Candidate, ...]:
     both = list(root_cands) + list(nerve_cands)
     both.sort(key=lambda c: -tallies.get(c.site.key, _Tally()).score)
     return tuple(both)
+
+
+def _own_objective_sign(root: str, roots: list[str], tallies: dict[str, "_Tally"]) -> bool:
+    """A root of ``roots`` other than ``root`` with a weakness or reflex change that ``root`` does not share."""
+    shared = {id(f) for f in tallies[root].support} if root in tallies else set()
+    return any(f.kind in ("motor", "reflex") and id(f) not in shared
+               for r in roots if r != root and r in tallies for f in tallies[r].support)
+
+
+def _neighbours(root: str, roots: list[str]) -> bool:
+    """Every root of ``roots`` is ``root`` or next to it in the roots table (same region, adjacent level)."""
+    order = [k for k in anatomy().sites if k.startswith("root:")]
+    if root not in order:
+        return False
+    i = order.index(root)
+    near = {order[j] for j in (i - 1, i, i + 1) if 0 <= j < len(order)
+            and region_of(order[j][5:]) == region_of(root[5:])}
+    return all(r in near for r in roots)
 
 
 def _weaker_outside(key: str, t: _Tally) -> bool:

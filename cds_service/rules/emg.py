@@ -241,7 +241,7 @@ def _from_localisation(o: OrderInput, picture: ClinicalPicture, loc: Localisatio
         roots = [c for c in loc.candidates if c.site.kind == "root"]
         code = ("mimic" if "nerve" in kinds else "plexus" if "plexus" in kinds
                 else "polyneuropathy-risk" if "polyneuropathy" in kinds
-                else "multilevel-mri" if len(roots) > 1 and any(f.modality == "imaging" for c in roots for f in c.support)
+                else "multilevel-mri" if sum(any(f.modality == "imaging" for f in c.support) for c in roots) > 1
                 else "several-roots")
         reasons = [{"code": "several-candidates", "kind": code, "sites": sites}]
         return _adds_value(o, picture, reasons, _loc_evidence(loc), region, loc, codes=(code, "several-candidates"))

@@ -96,7 +96,7 @@ def build(scenario: dict, patient_id: str = "pt-1") -> dict:
     reports = []
     for r in scenario.get("reports", []):
         code, display = REPORT_CODES[r["kind"]]
-        res = {"resourceType": "DiagnosticReport", "id": r.get("id") or rid("rep"), "status": "final",
+        res = {"resourceType": "DiagnosticReport", "id": r.get("id") or rid("rep"), "status": r.get("status", "final"),
                "subject": subject, "code": {"coding": [{"system": SYSTEMS["loinc"], "code": code, "display": display}],
                                             "text": display},
                "effectiveDateTime": str(r["date"]), "conclusion": r["conclusion"]}
