@@ -85,6 +85,15 @@ class Flag:
     def from_prior_mri_only(self) -> bool:
         return all(s.sign == MRI_CORD for s in self.signs if s.sign not in _SUPPORT_ONLY)
 
+    @property
+    def shown_on_prior_mri(self) -> bool:
+        """A prior MRI's final, affirmed cord finding is among the signs."""
+        return any(s.sign == MRI_CORD and s.certainty == "affirmed" for s in self.signs)
+
+    @property
+    def progressive(self) -> bool:
+        return any(s.trajectory == "progressive" for s in self.signs)
+
 
 _SUPPORT_ONLY = frozenset({"gait-disturbance", "balance-disturbance"})
 
@@ -438,7 +447,9 @@ def red_flag_card(o: OrderInput, picture: ClinicalPicture, cfg: "RuleConfig", lo
     priority = max((f.priority for f in flags), key=PRIORITIES.index)
     fact = order_fact(o)
     reason = "Red flag: " + ", ".join(f.category for f in flags)
-    imaged = all(f.from_prior_mri_only for f in flags)
+    # The prior MRI already shows what raises every flag (the cord finding beside the clinical signs):
+    # no second study is suggested, unless a sign has progressed since and a new MRI may be needed.
+    imaged = all(f.from_prior_mri_only or (f.shown_on_prior_mri and not f.progressive) for f in flags)
     mri = cfg.urgent_mri[f"{region}-contrast" if contrast else region] if region else None
     action, suggestion = _suggestion(o, fact, mri, region, contrast, priority, reason, imaged)
     return CardSpec(
