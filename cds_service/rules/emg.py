@@ -321,6 +321,11 @@ def clinical_question(picture: ClinicalPicture, region: str | None, reasons: lis
         if roots:
             root = " ".join(x for x in (p.side if p.side in ("left", "right") else None, roots[0]) if x)
             break
+    located = [c.site for c in loc.candidates if c.site.kind == "root"]
+    if root is None and len(located) == 1:
+        # No coded root, but the exam and symptoms point to one (an absent ankle jerk with lateral foot numbness).
+        root = " ".join(x for x in (located[0].side if located[0].side in ("left", "right") else None,
+                                    located[0].name) if x)
     levels = next((r["levels"] for r in reasons if r["code"] == "multilevel-mri"), [])
     mimics = list(dict.fromkeys(r["mimic"] for r in reasons if r["code"] == "mimic"))
     if any(r["code"] == "polyneuropathy-risk" for r in reasons) and "polyneuropathy" not in mimics:

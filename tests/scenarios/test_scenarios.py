@@ -63,6 +63,10 @@ def test_scenario(app, scenario):
             assert suggestion_shape(card) == expected["suggestions"]
         if "orders" in expected:  # the suggested study's code (region, contrast) and priority
             assert created_orders(card) == expected["orders"]
+        if "note" in expected:  # the clinical question the suggestion writes on the order
+            notes = [n.get("text", "") for sug in card.get("suggestions", []) for a in sug["actions"]
+                     if a["type"] == "update" for n in a["resource"].get("note", [])]
+            assert any(expected["note"] in n for n in notes), notes
         if "reasons" in expected:
             reasons = card.get("extension", {}).get("org.example.spine-order-cds.reasons", [])
             assert reasons[: len(expected["reasons"])] == expected["reasons"]
