@@ -31,6 +31,14 @@ CAUDA_EQUINA_LUMBAR_MRI = {
                       "date": "2026-11-26"}],
     "orders": [{"code": "cpt:72148", "display": "MRI lumbar spine w/o contrast"}],
 }
+#: Written as possible: the hedged card, "If still suspected: make this MRI stat".
+POSSIBLE_CAUDA_LUMBAR_MRI = {
+    "now": "2026-11-26", "patient": {"birthDate": "1975-05-05", "gender": "female"},
+    "conditions": [{"code": "icd10:M54.16", "display": "Left L5 radiculopathy", "onset": "2026-09-08"}],
+    "observations": [{"display": "Possible cauda equina syndrome, to be ruled out: new difficulty starting urination. "
+                                 "Left L5 numbness.", "date": "2026-11-25"}],
+    "orders": [{"code": "cpt:72148", "display": "MRI lumbar spine w/o contrast"}],
+}
 MYELOPATHY_CERVICAL_MRI = {
     "now": "2026-11-26", "patient": {"birthDate": "1960-07-07", "gender": "male"},
     "observations": [{"display": "Rapidly worsening gait and hand clumsiness over two weeks, brisk reflexes in all four "
@@ -65,7 +73,8 @@ def _suggested_updates(response: dict) -> list[tuple[dict, list[dict]]]:
 
 
 @pytest.mark.parametrize("hook", ["order-select", "order-sign"])
-@pytest.mark.parametrize("scenario, code", [(CAUDA_EQUINA_LUMBAR_MRI, None), (MYELOPATHY_CERVICAL_MRI, "no-criteria-apply")])
+@pytest.mark.parametrize("scenario, code", [(CAUDA_EQUINA_LUMBAR_MRI, None), (POSSIBLE_CAUDA_LUMBAR_MRI, None),
+                                            (MYELOPATHY_CERVICAL_MRI, "no-criteria-apply")])
 def test_the_urgent_update_of_a_rated_mri_carries_its_rating(app, hook, scenario, code):
     response = _call(app, scenario, hook)
     [system] = response["systemActions"]
@@ -73,6 +82,9 @@ def test_the_urgent_update_of_a_rated_mri_carries_its_rating(app, hook, scenario
     assert _ratings(rated) and (code is None or _ratings(rated) == [code])
     updates = _suggested_updates(response)
     assert updates, "the red-flag card suggests making the MRI urgent"
+    hedged = scenario is POSSIBLE_CAUDA_LUMBAR_MRI
+    assert [c["source"]["topic"]["code"] for c in response["cards"] if c.get("suggestions")][0] == \
+        ("red-flag-to-consider" if hedged else "red-flag-urgent-evaluation")
     for suggestion, actions in updates:
         # One update of the order per suggestion: its change and its rating together.
         assert [a["resource"]["id"] for a in actions] == [rated["id"]]
