@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 #: Reverse-domain extension name (the spec reserves `extension` for this) under
 #: which the response says which record data could not be read.
 DATA_GAPS_EXTENSION = "org.example.spine-order-cds.data-gaps"
+#: Where the Argonaut "CDS Hooks for PAMA" guide puts the rating actions: the response's extension.
+ARGONAUT_SYSTEM_ACTIONS = "systemActions"
 
 
 class CardPolicy(Protocol):
@@ -141,13 +143,18 @@ def _call_service(engine: Engine, service: ServiceDefinition, body: Any, now: da
         specs = specs[: engine.limits.cards]
     pages = (base_url or links_base_url(engine.settings)) if engine.settings.explainer_enabled else None
     response: dict[str, Any] = {"cards": sort_cards([engine.cards.render(s, pages) for s in specs])}
+    extension: dict[str, Any] = {}
     if system_actions:
+        # CDS Hooks 2.0 reads them at the top level; the Argonaut PAMA guide (written before 2.0) and
+        # clients that follow it, the CDS Hooks sandbox among them, read extension.systemActions.
+        # The same actions in both places: applying an update twice leaves the same resource.
         response["systemActions"] = system_actions
+        extension[ARGONAUT_SYSTEM_ACTIONS] = system_actions
     engine.policy.record_issued(service.id, request["hookInstance"], patient_id, response["cards"], now)
     if record.gaps:
-        response["extension"] = {
-            DATA_GAPS_EXTENSION: [{"prefetchKey": g.key, "reason": g.reason} for g in record.gaps]
-        }
+        extension[DATA_GAPS_EXTENSION] = [{"prefetchKey": g.key, "reason": g.reason} for g in record.gaps]
+    if extension:
+        response["extension"] = extension
     return response
 
 

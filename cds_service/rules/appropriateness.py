@@ -11,6 +11,7 @@ the patient nowhere, and such an order gets no card and no rating.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -268,21 +269,71 @@ def rating(o: OrderInput, placed: Placement | None, cfg: "RuleConfig") -> str | 
     return placed.variant.rating.get(_CONTRAST_KEY.get(o.info.contrast, "unstated"))
 
 
-def rating_action(o: OrderInput, placed: Placement | None, cfg: "RuleConfig") -> dict | None:
-    """The systemAction putting the rating on the draft order (Argonaut CDS Hooks for PAMA), or None."""
+def rating_extensions(o: OrderInput, placed: Placement | None, cfg: "RuleConfig") -> tuple[str, list[dict]] | None:
+    """The rating code and the Argonaut PAMA extensions that carry it, or None: ``o`` is not rated.
+
+    ``http://fhir.org/argonaut/Extension/pama-rating`` (a CodeableConcept), ``...-consult-id`` (one new
+    ``urn:uuid`` per call) and, for a rating from the criteria, ``...-auc-applied``: the guide's
+    current table and examples (argonautproject/cds-hooks-for-pama, docs/index.md).
+    """
     code = rating(o, placed, cfg)
     raw = o.order.raw if isinstance(o.order.raw, dict) else None
     if code is None or raw is None or not isinstance(raw.get("id"), str):
         return None
     pama = cfg.appropriateness.pama
-    resource = copy.deepcopy(raw)
-    ours = {pama.rating_url, pama.consult_id_url, pama.auc_applied_url}
-    ext = [e for e in resource.get("extension") or [] if not (isinstance(e, dict) and e.get("url") in ours)]
-    ext.append({"url": pama.rating_url, "valueCodeableConcept": {"coding": [{"system": pama.rating_system, "code": code}]}})
-    ext.append({"url": pama.consult_id_url, "valueUri": f"urn:uuid:{uuid.uuid4()}"})
+    ext = [{"url": pama.rating_url, "valueCodeableConcept": {"coding": [{"system": pama.rating_system, "code": code}]}},
+           {"url": pama.consult_id_url, "valueUri": f"urn:uuid:{uuid.uuid4()}"}]
     if pama.auc_applied_uri and code != "no-criteria-apply":
         ext.append({"url": pama.auc_applied_url, "valueUri": pama.auc_applied_uri})
-    resource["extension"] = ext
+    return code, ext
+
+
+def with_rating(resource: dict, extensions: list[dict], cfg: "RuleConfig") -> dict:
+    """A copy of ``resource`` whose PAMA extensions are ``extensions`` (any earlier rating replaced)."""
+    pama = cfg.appropriateness.pama
+    ours = {pama.rating_url, pama.consult_id_url, pama.auc_applied_url}
+    out = copy.deepcopy(resource)
+    kept = [e for e in out.get("extension") or [] if not (isinstance(e, dict) and e.get("url") in ours)]
+    out["extension"] = kept + copy.deepcopy(extensions)
+    return out
+
+
+def rating_action(o: OrderInput, placed: Placement | None, cfg: "RuleConfig",
+                  rated: tuple[str, list[dict]] | None = None) -> dict | None:
+    """The systemAction putting the rating on the draft order (Argonaut CDS Hooks for PAMA), or None.
+
+    ``rated``: the :func:`rating_extensions` already worked out for ``o`` (the same consult id is then
+    on this action and on the order's suggested updates).
+    """
+    rated = rated if rated is not None else rating_extensions(o, placed, cfg)
+    if rated is None:
+        return None
+    code, ext = rated
+    resource = with_rating(o.order.raw, ext, cfg)
     variant = f" (ACR Low Back Pain variant {placed.variant.number})" if placed and placed.variant and code != "no-criteria-apply" else ""
     return {"type": "update", "description": f"Record the imaging appropriateness rating{variant}: {code}",
             "resource": resource}
+
+
+def rate_updates(spec: CardSpec, o: OrderInput, extensions: list[dict], cfg: "RuleConfig") -> CardSpec:
+    """``spec`` with every suggested update of ``o``'s own resource carrying the order's rating.
+
+    An update replaces the whole resource, so a "make this MRI urgent" update without the rating
+    would remove the rating the systemAction put on the order; and EHRs following the Argonaut
+    pattern (the CDS Hooks sandbox's imaging screen among them) read the rating from each update.
+    The order gets one update per suggestion: its change and its rating together.
+    """
+    rid = o.order.raw.get("id") if isinstance(o.order.raw, dict) else None
+    rtype = o.order.raw.get("resourceType") if isinstance(o.order.raw, dict) else None
+
+    def rated(action: dict) -> dict:
+        res = action.get("resource")
+        if action.get("type") != "update" or not isinstance(res, dict) or res.get("id") != rid \
+                or res.get("resourceType") != rtype:
+            return action
+        return {**action, "resource": with_rating(res, extensions, cfg)}
+
+    if rid is None or not spec.suggestions:
+        return spec
+    suggestions = tuple(dataclasses.replace(s, actions=tuple(rated(a) for a in s.actions)) for s in spec.suggestions)
+    return dataclasses.replace(spec, suggestions=suggestions)

@@ -15,7 +15,7 @@ from ..localisation.localise import localise
 from ..reading.model import ClinicalPicture
 from .common import OrderInput
 from .config import RuleConfig
-from .appropriateness import appropriateness_card, place, rating_action
+from .appropriateness import appropriateness_card, place, rate_updates, rating_action, rating_extensions
 from .emg import emg_value_cards
 from .mri import edx_instead_card
 from .pretest import pretest_card
@@ -42,6 +42,7 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
     for o in orders:
         loc = localise(o, picture, now)
         flags = assess_red_flags(o, picture, cfg, now, loc)
+        rated = None  # (rating code, PAMA extensions) of a rated imaging order
         specs: list[CardSpec | None] = [red_flag_card(o, picture, cfg, loc, now, flags), hedged_flag_card(o, cfg, flags)]
         if o.info.kind == "electrodiagnostic":
             specs += emg_value_cards(o, picture, cfg, now, loc)
@@ -49,14 +50,18 @@ def advise(orders: list[OrderInput], picture: ClinicalPicture, cfg: RuleConfig, 
             # The ACR Low Back Pain variant decides the premature or study-choice card and the PAMA rating.
             placed = place(o, picture, cfg, now, flags)
             specs.append(appropriateness_card(o, picture, cfg, now, placed))
-            action = rating_action(o, placed, cfg) if system_actions is not None else None
-            if action is not None:
-                system_actions.append(action)
+            rated = rating_extensions(o, placed, cfg)
+            if rated is not None and system_actions is not None:
+                system_actions.append(rating_action(o, placed, cfg, rated))
             # An EMG/NCS already among the drafts is advised on by its own cards: do not suggest another.
             if "electrodiagnostic" not in drafted:
                 specs.append(edx_instead_card(o, picture, cfg, now, loc))
         specs.append(pretest_card(o, picture, cfg, now))  # EMG/NCS bleeding and device notes; spine MRI implant and contrast notes
         specs.append(prior_emg_card(o, picture))
         specs.append(prior_mri_card(o, picture, cfg))
-        per_order.append([s for s in specs if s is not None])
+        kept = [s for s in specs if s is not None]
+        if rated is not None:
+            # A rated order's suggested updates (the red-flag "make this MRI urgent") carry its rating.
+            kept = [rate_updates(s, o, rated[1], cfg) for s in kept]
+        per_order.append(kept)
     return cfg.precedence.apply(per_order)

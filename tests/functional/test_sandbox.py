@@ -113,3 +113,78 @@ def test_discovery_tells_a_person_picking_services_what_each_does(client):
         assert len(s["title"]) <= 60  # fits one line of a service list
         assert "MRI" in s["description"] and "EMG" in s["description"]
         assert s["usageRequirements"]
+
+
+# --- its PAMA Imaging screen (cds-hooks/sandbox 3b7e255, src/components/Pama/pama.jsx) -------------
+
+ARGONAUT_RATING = "http://fhir.org/argonaut/Extension/pama-rating"
+
+
+def _sandbox_rating(resource: dict) -> str | None:
+    """What the screen reads from one update's resource: the first pama-rating coding's code."""
+    codes = [c.get("code") for e in resource.get("extension") or [] if e.get("url") == ARGONAUT_RATING
+             for c in e["valueCodeableConcept"]["coding"]]
+    return codes[0] if codes else None
+
+
+def _sandbox_takes(suggestion: dict) -> list[tuple[str, dict, list[dict]]]:
+    """What accepting a suggestion does there: each update gives (rating, study, reasons); others ignored.
+
+    The screen destructures the rating of every update, so one without it is an exception there.
+    """
+    out = []
+    for action in suggestion["actions"]:
+        if action["type"] != "update":
+            continue
+        resource = action.get("resource") or {}
+        rating = _sandbox_rating(resource)
+        assert rating is not None, f"the sandbox throws on this update: {suggestion['label']}"
+        out.append((rating, resource["code"]["coding"][0], [c["coding"][0] for c in resource["reasonCode"]]))
+    return out
+
+
+def test_the_imaging_screen_shows_the_rating_and_applies_the_urgent_update(client, sandbox_key):
+    from tests.scenarios.build import build
+
+    scenario = {"now": "2026-11-26", "hook": "order-select", "patient": {"birthDate": "1981-04-04", "gender": "male"},
+                "conditions": [{"code": "icd10:M54.41", "display": "Lumbago with sciatica, right side",
+                                "onset": "2026-11-10"}],
+                "observations": [{"display": "New urinary retention since this morning, numbness in the saddle area",
+                                  "date": "2026-11-26"}],
+                "orders": [{"code": "cpt:72148", "display": "MRI lumbar spine w/o contrast"}]}
+    prefetch = build(scenario, patient_id="SMART-1288992")["prefetch"]
+    # The draft as the screen builds it: its own id, intent plan, the picked CPT coding and SNOMED reasons.
+    study = {"system": "http://www.ama-assn.org/go/cpt", "code": "72148",
+             "display": "Magnetic resonance (eg, proton) imaging, spinal canal and contents, lumbar; without contrast material"}
+    reason = {"system": "http://snomed.info/sct", "code": "279039007", "display": "Low back pain (finding)"}
+    order = {"resourceType": "ServiceRequest", "id": "example-request-id", "status": "draft", "intent": "plan",
+             "code": {"coding": [study], "text": study["display"]}, "subject": {"reference": "Patient/SMART-1288992"},
+             "reasonCode": [{"coding": [reason], "text": reason["display"]}]}
+    response = sandbox_call(client, sandbox_key, order, prefetch)
+    # "PAMA Rating: ..." comes from extension.systemActions, never from the top-level list.
+    ratings = [_sandbox_rating(a["resource"]) for a in response["extension"]["systemActions"] if a["type"] == "update"]
+    assert ratings and ratings[0] in ("appropriate", "not-appropriate", "no-criteria-apply")
+    updates = [s for c in response["cards"] for s in c.get("suggestions", [])
+               if any(a["type"] == "update" for a in s["actions"])]
+    assert [s["label"] for s in updates] == ["Make this MRI stat"]
+    # Accepted: the rating, the study and the reasons the screen shows are the ones it sent.
+    assert _sandbox_takes(updates[0]) == [(ratings[0], study, [reason])]
+
+
+@pytest.mark.parametrize("allowed, origin, ok", [
+    (("http://localhost:8080",), "http://localhost:8080", True),  # a local build (npm run dev)
+    ((SANDBOX,), "http://localhost:8080", False),  # the README's public origin blocks a local build
+    ((SANDBOX, "http://localhost:8080"), "http://localhost:8080", True),
+    (("http://localhost:8080",), "http://127.0.0.1:8080", False),  # another origin
+])
+def test_a_locally_served_sandbox_needs_its_own_origin(allowed, origin, ok):
+    app = create_app(make_settings(cors_origins=allowed))
+    c = app.test_client()
+    preflight = c.options(PATH, headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                                         "Access-Control-Request-Headers": "authorization, content-type"})
+    discovery = c.get("/cds-services", headers={"Origin": origin})
+    for resp in (preflight, discovery):
+        assert (resp.headers.get("Access-Control-Allow-Origin") == origin) is ok
+    if ok:
+        exposed = discovery.headers["Access-Control-Expose-Headers"].lower()
+        assert "www-authenticate" in exposed and "x-request-id" in exposed

@@ -31,7 +31,7 @@ TODAY = NOW.date()
 GUIDELINES = Path(__file__).resolve().parents[2] / "config" / "guidelines"
 MRI = {"code": "cpt:72148", "display": "MRI lumbar spine w/o contrast"}
 MRI_CONTRAST = {"code": "cpt:72158", "display": "MRI lumbar spine w/o & w/ contrast"}
-PAMA = "http://fhir.org/argonaut/StructureDefinition/pama-rating"
+PAMA = "http://fhir.org/argonaut/Extension/pama-rating"
 
 
 def _ago(days: int) -> str:
@@ -159,8 +159,8 @@ def test_the_rating_action_annotates_the_draft_without_changing_it(engine):
     by_url = {e["url"]: e for e in resource["extension"]}
     assert by_url[PAMA]["valueCodeableConcept"]["coding"] == [
         {"system": "http://fhir.org/argonaut/CodeSystem/pama-rating", "code": "not-appropriate"}]
-    assert by_url["http://fhir.org/argonaut/StructureDefinition/pama-rating-consult-id"]["valueUri"].startswith("urn:uuid:")
-    assert by_url["http://fhir.org/argonaut/StructureDefinition/pama-rating-auc-applied"]["valueUri"] == \
+    assert by_url["http://fhir.org/argonaut/Extension/pama-rating-consult-id"]["valueUri"].startswith("urn:uuid:")
+    assert by_url["http://fhir.org/argonaut/Extension/pama-rating-auc-applied"]["valueUri"] == \
         "https://doi.org/10.1016/j.jacr.2021.08.002"
     assert "extension" not in o.order.raw  # the draft itself is left as it was
 

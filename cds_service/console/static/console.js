@@ -24,6 +24,8 @@
     patients: {},                  // demo patient id -> catalog entry
     patient: null,                 // the chosen demo patient, or null for a pasted request
     requests: { "order-select": null, "order-sign": null },
+    changes: {},                   // "Type/id" -> "added" | "updated" | "removed": accepted suggestions' effect
+    removed: [],                   // resources removed from the drafts, still listed (struck through)
     cardCount: 0
   };
 
@@ -291,8 +293,11 @@
       ]);
       button.setAttribute("aria-label", "Accept: " + (suggestion.label || "suggestion"));
       button.addEventListener("click", function () {
-        actions.appendChild(el("p", { className: "actions-title", text: "The EHR would apply these FHIR actions:" }));
+        actions.appendChild(el("p", { className: "actions-title", text: "FHIR actions, applied to the draft orders:" }));
         actions.appendChild(actionList(suggestion));
+        var applied = applySuggestion(suggestion);
+        actions.appendChild(el("ul", { className: "applied", "aria-label": "Applied to the draft orders" },
+          applied.map(function (line) { return el("li", { className: line.ok ? "" : "bad", text: line.text }); })));
         actions.hidden = false;
         row.classList.add("accepted");
         resolveCard(article, "Accepted: " + (suggestion.label || "suggestion"));
@@ -469,6 +474,112 @@
     });
   }
 
+  // --- applying accepted suggestions to the draft orders ---------------------------
+
+  function refOf(resource) { return resource.resourceType + "/" + resource.id; }
+
+  /* A delete's resourceId names the order as "Type/id" (the service's form) or as the bare id. */
+  function matchesId(resource, resourceId) {
+    return refOf(resource) === resourceId || (resourceId.indexOf("/") < 0 && resource.id === resourceId);
+  }
+
+  function draftEntries(request) {
+    var context = request && isObject(request.context) ? request.context : null;
+    if (!context) return null;
+    if (!isObject(context.draftOrders)) context.draftOrders = { resourceType: "Bundle", type: "collection", entry: [] };
+    if (!Array.isArray(context.draftOrders.entry)) context.draftOrders.entry = [];
+    return context.draftOrders.entry;
+  }
+
+  /* One action on one request's draft orders, as an EHR applies it: delete removes the order with that
+     resourceId, create adds the resource, update replaces the resource with the same type and id.
+     Returns the references changed (none: nothing matched). */
+  function applyAction(request, action) {
+    var entries = draftEntries(request);
+    if (!entries || !isObject(action)) return [];
+    var context = request.context;
+    var changed = [];
+    if (action.type === "delete") {
+      [].concat(action.resourceId || []).forEach(function (rid) {
+        for (var i = entries.length - 1; i >= 0; i--) {
+          var res = entries[i] && entries[i].resource;
+          if (isObject(res) && matchesId(res, String(rid))) {
+            changed.push({ ref: refOf(res), resource: res });
+            entries.splice(i, 1);
+            if (Array.isArray(context.selections)) {
+              context.selections = context.selections.filter(function (r) { return r !== refOf(res); });
+            }
+          }
+        }
+      });
+    } else if (action.type === "create" && isObject(action.resource)) {
+      entries.push({ resource: clone(action.resource) });
+      // The clinician took it: on order-select it is among the orders being selected.
+      if (Array.isArray(context.selections)) context.selections.push(refOf(action.resource));
+      changed.push({ ref: refOf(action.resource), resource: action.resource });
+    } else if (action.type === "update" && isObject(action.resource)) {
+      entries.forEach(function (entry) {
+        var res = entry && entry.resource;
+        if (isObject(res) && refOf(res) === refOf(action.resource)) {
+          entry.resource = clone(action.resource);
+          changed.push({ ref: refOf(res), resource: action.resource });
+        }
+      });
+    }
+    return changed;
+  }
+
+  /* Apply an accepted suggestion's actions to both hooks' requests (they share the draft orders),
+     re-list the draft orders with what changed, and say it. */
+  function applySuggestion(suggestion) {
+    var sel = state.requests["order-select"];
+    if (sel && isObject(sel.context) && document.querySelector("#order-list input")) {
+      sel.context.selections = selectedRefs();  // keep the ticks the user made
+    }
+    var lines = [];
+    var verbs = { "delete": ["Removed", "removed"], "create": ["Added", "added"], "update": ["Updated", "updated"] };
+    (Array.isArray(suggestion.actions) ? suggestion.actions : []).forEach(function (action) {
+      var changed = [];
+      HOOKS.forEach(function (hook) {
+        applyAction(state.requests[hook], action).forEach(function (c) {
+          if (!changed.some(function (x) { return x.ref === c.ref; })) changed.push(c);
+        });
+      });
+      var verb = verbs[action && action.type];
+      if (!verb) {
+        lines.push({ ok: false, text: "Not applied: unknown action type " + JSON.stringify(action && action.type) + "." });
+        return;
+      }
+      if (!changed.length) {
+        var target = action.type === "delete" ? [].concat(action.resourceId || []).join(", ")
+          : (isObject(action.resource) ? refOf(action.resource) : "(no resource)");
+        lines.push({ ok: false, text: "Not applied: no draft order " + target + " to " + action.type + "." });
+        return;
+      }
+      changed.forEach(function (c) {
+        var before = state.changes[c.ref];
+        if (action.type === "delete") {
+          if (before === "added") delete state.changes[c.ref];  // added then removed: as if never there
+          else { state.changes[c.ref] = "removed"; state.removed.push(c.resource); }
+        } else if (action.type === "create") {
+          state.changes[c.ref] = before === "removed" ? "updated" : "added";
+          state.removed = state.removed.filter(function (r) { return refOf(r) !== c.ref; });
+        } else if (before !== "added") {
+          state.changes[c.ref] = "updated";
+        }
+        lines.push({ ok: true, text: verb[0] + " " + orderLabel(c.resource) + " (" + c.ref + ")." });
+      });
+    });
+    showOrders(state.requests["order-select"] || state.requests["order-sign"]);
+    var sign = state.requests["order-sign"];
+    var count = draftRefs(sign && isObject(sign.context) ? sign.context : {}).length;
+    var status = $("orders-status");
+    status.textContent = "Accepted \u201C" + (suggestion.label || "suggestion") + "\u201D: " +
+      lines.map(function (l) { return l.text; }).join(" ") + " Sign now sends " + count + " draft order" +
+      (count === 1 ? "" : "s") + ".";
+    return lines;
+  }
+
   // --- choosing the request -------------------------------------------------------
 
   function orderLabel(resource) {
@@ -488,12 +599,22 @@
       if (!isObject(resource)) return;
       var ref = resource.resourceType + "/" + resource.id;
       var id = "order-" + i;
-      list.appendChild(el("li", {}, [
+      var change = state.changes[ref];
+      list.appendChild(el("li", { className: change ? "changed order-" + change : "", "data-ref": ref }, [
         el("input", { type: "checkbox", id: id, value: ref, checked: selections.indexOf(ref) >= 0 }),
-        el("label", { "for": id }, [orderLabel(resource) + " ", el("code", { text: ref })])
+        el("label", { "for": id }, [orderLabel(resource) + " ", el("code", { text: ref }),
+          resource.priority && resource.priority !== "routine" ? el("span", { className: "tag", text: resource.priority }) : null,
+          change ? el("span", { className: "tag change", text: change }) : null])
       ]));
     });
-    if (!list.children.length) list.appendChild(el("li", { className: "hint", text: "The request has no draft orders." }));
+    state.removed.forEach(function (resource) {
+      var ref = refOf(resource);
+      list.appendChild(el("li", { className: "changed order-removed", "data-ref": ref }, [
+        el("del", {}, [orderLabel(resource) + " ", el("code", { text: ref })]),
+        " ", el("span", { className: "tag change", text: "removed" })
+      ]));
+    });
+    if (!entries.length) list.appendChild(el("li", { className: "hint", text: "The request has no draft orders." }));
     $("orders").hidden = false;
   }
 
@@ -524,6 +645,9 @@
   function setRequests(requests, patient) {
     state.requests = requests;
     state.patient = patient;
+    state.changes = {};
+    state.removed = [];
+    $("orders-status").textContent = "";
     showOrders(requests["order-select"]);
     resetResults();
     updateButtons();
