@@ -2,7 +2,7 @@
 
 Socket timeouts bound each ``recv``, not a whole download: a server that trickles one byte
 per timeout keeps a read alive for ever, and a deadline checked between body chunks is
-checked only when a chunk is complete (issue 17: 15 s per JWKS call, FHIR fetch threads
+checked only when a chunk is complete (measured before this module: 15 s per JWKS call, FHIR fetch threads
 alive 20 s past a 0.4 s budget). Here a watchdog thread shuts a socket down when its
 deadline passes, wherever the read is (connect, TLS handshake, headers, body), so the
 blocked ``recv`` returns at once.

@@ -183,7 +183,7 @@ class CodingSchema(_Strict):
     class Meta:
         unknown = EXCLUDE
 
-    # Bounded: the store keeps them (issue 17).
+    # Bounded: the store keeps them.
     system = fields.String(required=True, validate=validate.Length(max=1024))
     code = fields.String(required=True, validate=validate.Length(max=256))
     display = fields.String(validate=validate.Length(max=1024))
@@ -214,7 +214,7 @@ class FeedbackItemSchema(Schema):
 
     card = fields.String(required=True, validate=validate.Length(min=1, max=128))
     outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "overridden"]))
-    # A card has a few suggestions; 20,000 ids in one item were kept before (issue 17).
+    # A card has a few suggestions; a bound keeps one feedback item from filling the store.
     acceptedSuggestions = fields.List(fields.Nested(AcceptedSuggestionSchema),
                                       validate=validate.Length(max=MAX_ACCEPTED_SUGGESTIONS))
     overrideReason = fields.Nested(OverrideReasonSchema)

@@ -155,7 +155,7 @@ def plain_http_entries(allowed: Iterable[str]) -> list[str]:
 
 def caller_allowlist(allowed: Iterable[str]) -> Iterable[str]:
     """The FHIR servers the calling client may name: its issuer's ``fhir_servers`` during an
-    authenticated call (issue 17: any trusted client could name any allowlisted server), else
+    authenticated call (so a trusted client cannot name another client's allowlisted server), else
     the global allowlist (JWT checks off: local demos)."""
     from flask import g, has_request_context  # here: the rest of this module is pure
 

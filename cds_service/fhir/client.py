@@ -263,7 +263,7 @@ class FhirClient:
         if left <= 0:
             raise FetchFailed("budget-exceeded")
         # A wall-clock deadline on the socket: a server trickling bytes (headers or body) is
-        # cut off at the budget, not one read timeout per byte later (issue 17).
+        # cut off at the budget, not one read timeout per byte later.
         with socket_deadline(deadline) as scope:
             try:
                 return self._get_within(url, deadline, left)

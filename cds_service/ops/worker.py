@@ -1,4 +1,4 @@
-"""A gunicorn worker that reads each request whole before a thread gets it (issue 17, slow clients).
+"""A gunicorn worker that reads each request whole before a thread gets it (slow clients).
 
 gunicorn's sync worker reads a request head with a blocking socket: three clients sending a
 header line every 4 s held both workers until gunicorn killed them, and /healthz stopped.

@@ -445,10 +445,6 @@ class ClinicalPicture:
         return tuple(f for f in self.red_flags if f.category == category)
 
     @property
-    def has_red_flags(self) -> bool:
-        return any(f.certainty == "affirmed" for f in self.red_flags)
-
-    @property
     def mostly_sensory(self) -> bool:
         """Sensory symptoms are recorded and weakness is not (nor a motor red flag)."""
         sensory = any(s.kind == "sensory" and s.certainty == "affirmed" for s in self.symptoms)

@@ -154,7 +154,7 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
         _check_issuer_fhir_servers(settings)
         if settings.trusted_issuers and not bases:
             # Otherwise aud would be compared with a URL built from the client's Host header, and a
-            # token issued for another deployment would pass here (issue 17). With no trusted
+            # token issued for another deployment would pass here. With no trusted
             # issuer every call is refused anyway.
             raise SettingsError(
                 "setting public_base_url (CDS_PUBLIC_BASE_URL): required while JWT checks are on; the JWT aud "

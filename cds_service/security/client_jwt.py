@@ -58,7 +58,7 @@ class CdsClient:
     sub: str | None
     authenticated: bool = True
     #: The FHIR base URLs (normalised) this client may name as fhirServer: its issuer's
-    #: ``fhir_servers`` (issue 17). None outside an authenticated call (the global allowlist).
+    #: ``fhir_servers``. None outside an authenticated call (the global allowlist).
     fhir_servers: tuple[str, ...] | None = None
 
 

@@ -21,7 +21,7 @@ class AuthError(CdsError):
 
 
 #: The one text every 401 carries. Precise texts ("issuer is not trusted", "no key with this
-#: kid"...) would tell an anonymous caller which issuers and kids are trusted (issue 17);
+#: kid"...) would tell an anonymous caller which issuers and kids are trusted;
 #: they go to the log only, with the reason code.
 GENERIC_401 = "The CDS client JWT is missing or not acceptable."
 

@@ -2,8 +2,8 @@
 
 The cache must be shared by every process that serves requests, or a replayed
 token is accepted by the next worker. ``SQLiteReplayCache`` covers all gunicorn
-workers on one host (one file, WAL, atomic insert-if-absent); several replicas
-need a shared server store behind the same interface (PostgreSQL, later issue).
+workers on one host (one file, WAL, atomic insert-if-absent); with several replicas
+the PostgreSQL feedback store is the cache too (its ``seen_before``, same interface).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class IssuedCard:
     patient_hash: str
     issued_at: datetime
     #: The client that received the card (its JWT issuer and tenant; "" when JWT checks are off):
-    #: only that client's feedback counts for it (issue 17).
+    #: only that client's feedback counts for it.
     client_scope: str = ""
 
 

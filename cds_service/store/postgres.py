@@ -241,7 +241,7 @@ class PostgresStore:
                         issued[(scope, uuid)] = kind
                 for item in items:
                     if (item.client_scope, item.card_uuid) not in issued:
-                        continue  # never issued to this client: not stored (issue 17)
+                        continue  # never issued to this client: not stored
                     cur = conn.execute(
                         "INSERT INTO feedback (fingerprint, service_id, card_uuid, outcome, accepted_suggestions,"
                         " reason_system, reason_code, has_comment, outcome_at, acted_at, received_at, client_scope)"

@@ -130,7 +130,7 @@ class SQLiteStore:
             issued = self._issued_kinds(tx, items)
             for item in items:
                 if (item.client_scope, item.card_uuid) not in issued:
-                    continue  # never issued to this client: not stored (issue 17)
+                    continue  # never issued to this client: not stored
                 cur = tx.execute(
                     "INSERT INTO feedback (fingerprint, service_id, card_uuid, outcome, accepted_suggestions,"
                     " reason_system, reason_code, has_comment, outcome_at, acted_at, received_at, client_scope)"
