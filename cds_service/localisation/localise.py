@@ -471,6 +471,15 @@ def _polyneuropathy(picture, clinical, limb, tallies, nerves) -> list[str]:
     if picture.diabetes is not None and picture.diabetes.certainty not in _NEGATIVE and (distal or bilateral_feet):
         tallies.setdefault("polyneuropathy", _Tally()).support.extend(distal or bilateral_feet)
         return ["polyneuropathy"]
+    # Without a known cause, the pattern itself: symptoms in both feet or legs with both ankle jerks
+    # reduced or lost is length-dependent (alcohol, B12, chemotherapy... need not be coded to count).
+    ankles_both = [f for f in clinical if f.kind == "reflex" and f.certainty not in _NEGATIVE and f.side == "bilateral"
+                   and _term_of(f) == "achilles-reflex"]
+    if (distal or bilateral_feet) and ankles_both:
+        t = tallies.setdefault("polyneuropathy", _Tally())
+        t.support.extend((distal or bilateral_feet) + ankles_both)
+        t.specific.extend(ankles_both)  # the pattern, not one root's sign: named first
+        return ["polyneuropathy"]
     return []
 
 

@@ -405,9 +405,10 @@ _CANNOT = (r"(?:unable|inability|cannot|can ?not|can't|could not|couldn't|not ab
            r"|(?:has|have|had)(?: not|n't) been able|(?:is|are|was|were)(?: not|n't) able)")
 _PASS_URINE = r"(?:void|urinate|pee|pass (?:any )?(?:urine|water)|empty (?:the |his |her |my |their )?bladder)"
 #: The saddle by its clinical names; the groin is kept from the earlier list. Not one buttock or thigh.
-_SADDLE = r"(?:saddle(?: area| region)?|perineum|perineal (?:area|region)|perianal (?:area|region)|groin|genitals|genital area)"
+_SADDLE = (r"(?:saddle(?: area| region)?|perineum|perineal (?:area|region)|perianal (?:area|region)|groin|genitals"
+           r"|genital area|back passage|anus|anal (?:area|region))")
 #: The saddle as a patient names it, as the subject of "feels numb".
-_SADDLE_LAY = r"(?:genitals|genital area|private parts|bottom and genitals|saddle area|perineum)"
+_SADDLE_LAY = r"(?:genitals|genital area|private parts|bottom and genitals|saddle area|perineum|back passage)"
 
 CLINICAL_CONCEPTS: dict[str, list[str]] = {
     # cauda equina
@@ -422,6 +423,9 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
     ],
     "urinary_incontinence": [
         r"urinary incontinence", r"incontinen(?:ce|t) of urine", r"bladder incontinence",
+        # As patients say it: wetting oneself, leaking urine.
+        r"wet(?:s|ting)? (?:herself|himself|themselves|myself|yourself)",
+        r"(?:leak(?:s|ing|ed)?|dribbl(?:e|es|ing|ed)) (?:of )?urine", r"urine leak(?:age|ing|s)?",
         r"loss of bladder control", r"(?:bowel|bladder) (?:and|or|/) (?:bowel|bladder) (?:incontinence|dysfunction|loss)",
         r"loss of (?:bowel|bladder) (?:and|or|/) (?:bowel|bladder)(?: control| function)?",
     ],

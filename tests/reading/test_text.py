@@ -91,6 +91,9 @@ def test_emg_cues(sentence, concept, certainty):
         ("Her genitals feel numb since yesterday.", "saddle_anesthesia", "affirmed"),
         ("She cannot feel the toilet paper when wiping.", "saddle_anesthesia", "affirmed"),
         ("Denies numbness between the legs.", "saddle_anesthesia", "negated"),
+        ("Numbness around the back passage since Monday.", "saddle_anesthesia", "affirmed"),
+        ("She wets herself without noticing.", "urinary_incontinence", "affirmed"),
+        ("Leaking urine since yesterday.", "urinary_incontinence", "affirmed"),
         # An assessment that ends in exclusion negates the diagnosis it names.
         ("Cauda equina syndrome was considered and excluded on examination.", "cauda_equina", "negated"),
         ("Cauda equina syndrome suspected but excluded by a normal exam.", "cauda_equina", "negated"),
