@@ -135,6 +135,8 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
     """Register authentication, the JSON depth limit and security headers on ``app``.
 
     Call it before other ``before_request`` hooks so callers are authenticated first.
+    Its refusals are CdsErrors: ``cds_service.errors.register_error_handlers`` renders them
+    (with their ``WWW-Authenticate`` or ``Retry-After`` header).
     ``replay_cache`` replaces the SQLite one (e.g. the shared PostgreSQL store later).
 
     :raise SettingsError: on invalid security settings (at start-up, not per request).
