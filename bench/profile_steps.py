@@ -108,15 +108,20 @@ def _instrumented_engine(tmp: Path, texts: str = "repeat"):
             from cds_service.reading import memo
         except ImportError:  # a checkout from before the memo reads every text anyway
             memo = None
-        if memo is not None:
+        if memo is not None and hasattr(memo, "configure"):  # the module's memo (before issue 19 item 3)
             memo.configure(0)
+        elif memo is not None:  # the engine's memo
+            import dataclasses
+
+            engine = dataclasses.replace(engine, memo=memo.TextMemo(0))
     from cds_service import cli
 
     if hasattr(cli, "freeze_startup_heap"):  # as that checkout's gunicorn worker does after loading the app
         cli.freeze_startup_heap()
     timers = Timers()
     timers.wrap(pipeline, "validate_hook_request", "request validation")
-    timers.wrap(pipeline, "extract_orders", "orders")
+    # extract_orders: called by the pipeline, or (issue 19, item 2) by the spine handler in advice.
+    timers.wrap(pipeline if hasattr(pipeline, "extract_orders") else advice, "extract_orders", "orders")
     timers.wrap(advice, "relevant_orders", "orders")
     if hasattr(advice, "classify_orders"):  # classification moved out of relevant_orders
         timers.wrap(advice, "classify_orders", "orders")

@@ -2,6 +2,7 @@
 
 Recognise the orders (the reader's order classifier), read the record once into
 a clinical picture, and let the rules decide the cards. Pure: no HTTP, no Flask.
+``spine_orders`` is the handler both services of ``hooks/`` name (``handlers.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import dataclasses
 from datetime import datetime
 
 from .cardbuilder import CardSpec
-from .orders import DraftOrder, is_selected
+from .handlers import Advice, Handler, HookCall
+from .orders import DraftOrder, extract_orders, is_selected
 from .reading import classify_order, read_record
 from .reading.model import OrderInfo
 from .reading.orders import ELECTRODIAGNOSTIC, is_edx_not_spine
@@ -108,3 +110,35 @@ def advise(orders: list[OrderInput], record: PatientRecord, valuesets: ValueSets
     """The card specs; with ``system_actions`` given, the orders' PAMA rating actions are appended to it."""
     picture = read_record(record, valuesets, now)
     return run_rules(orders, picture, rules, now, drafted, system_actions)
+
+
+class SpineOrders(Handler):
+    """spine-order-select and spine-order-sign: advice on the draft spine MRI and EMG/NCS orders."""
+
+    hooks = ("order-select", "order-sign")
+
+    def check(self, service: ServiceDefinition) -> None:
+        if not service.order_kinds:
+            raise ValueError("triggers.order_kinds: required (which draft orders the service advises on)")
+
+    def scope(self, call: HookCall) -> tuple[list[OrderInput], list[OrderInput]] | None:
+        """Every draft order classified once, and the ones this service advises on; None when there are none
+        (per the spec, no guidance is an empty card list, and nothing is fetched for it)."""
+        context = call.context
+        selections = context.get("selections") if call.service.hook == "order-select" else None
+        # The selected ones get advice, and all of them say what is already being ordered.
+        drafts = classify_orders(extract_orders(context["draftOrders"]), call.engine.valuesets, context["patientId"])
+        orders = relevant_orders(call.service, drafts, selections)
+        return (drafts, orders) if orders else None
+
+    def advise(self, call: HookCall, scope: tuple[list[OrderInput], list[OrderInput]],
+               record: PatientRecord) -> Advice:
+        drafts, orders = scope
+        drafted = frozenset(d.info.kind for d in drafts)
+        system_actions: list[dict] = []  # PAMA ratings on the draft orders (Argonaut CDS Hooks for PAMA)
+        specs = advise(orders, record, call.engine.valuesets, call.engine.rules, call.now, drafted, system_actions)
+        return Advice(specs, system_actions)
+
+
+#: The handler of ``hooks/spine-order-select.yaml`` and ``hooks/spine-order-sign.yaml``.
+spine_orders = SpineOrders()

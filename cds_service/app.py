@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -11,6 +10,7 @@ from flask_cors import CORS
 from werkzeug.routing import Map
 
 from . import console, demo, security, views
+from .cardbuilder import CardLibrary
 from .explainer import views as explainer_views
 from .errors import register_error_handlers
 from .fhir.access import invalid_allowlist_entries, plain_http_entries
@@ -65,16 +65,19 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app = CdsFlask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # keep cards' fields in the spec's reading order
-    engine = load_engine(settings)
-    register_error_handlers(app)
+    register_error_handlers(app)  # the one place errors become responses (errors.py)
+    # Card templates first: the card policy counts by kind and never suppresses a critical one.
+    cards = CardLibrary(settings.cards_dir)
     # --- feedback store and operations (issue 7) --------------------------------
     # The store (issued cards, feedback, suppression; on PostgreSQL also the JWT
     # replay cache shared by replicas), the card policy, JSON logs, metrics,
     # /readyz. Before security.init_app, so request ids and timing wrap
     # authentication too.
-    operations = init_operations(app, settings, engine.cards)
+    operations = init_operations(app, settings, cards)
     # --- end of issue 7 block ------------------------------------------------------
-    app.extensions["cds_engine"] = dataclasses.replace(engine, policy=operations.policy)
+    # The engine, built once with its policy and metrics.
+    engine = load_engine(settings, policy=operations.policy, metrics=operations.metrics, cards=cards)
+    app.extensions["cds_engine"] = engine
     # Authentication runs before any other request hook but the request id/timing
     # above (CDS Hooks "Trusting CDS Clients").
     security.init_app(app, settings, replay_cache=operations.replay_cache)

@@ -207,6 +207,10 @@ class CardLibrary:
     def template(self, kind: str) -> CardTemplate:
         return self._templates[kind]
 
+    def indicator(self, spec: CardSpec) -> str:
+        """The indicator ``spec``'s card shows: the rule's when it raised it, else the kind's (card.yaml)."""
+        return spec.indicator if spec.indicator in INDICATORS else self._templates[spec.kind].indicator
+
     def _reasons(self, kind: str, entries: list[dict]) -> tuple[tuple[dict, ...], dict]:
         """The codings a card offers, and for each reason every coding that means it.
 
@@ -313,7 +317,7 @@ class CardLibrary:
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
             "summary": summary,
-            "indicator": spec.indicator if spec.indicator in INDICATORS else tpl.indicator,
+            "indicator": self.indicator(spec),
             "source": dict(tpl.source),
         }
         if detail:

@@ -2,7 +2,9 @@
 
 Views and services only raise; ``register_error_handlers`` turns every error
 into a JSON body (with an OperationOutcome, as the spec suggests) and never
-puts a stack trace, a token or patient data into it.
+puts a stack trace, a token or patient data into it. It is the only place
+errors become responses: an error that needs response headers (401's
+``WWW-Authenticate``, 503's ``Retry-After``) says so in ``headers()``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ class CdsError(Exception):
         super().__init__(message)
         self.message = message
         self.errors = errors
+
+    def headers(self) -> dict[str, str]:
+        """Response headers this error needs besides the body (none by default)."""
+        return {}
 
 
 class InvalidRequest(CdsError):
@@ -89,7 +95,8 @@ _HTTP_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly", 415: "
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CdsError)
     def _cds_error(exc: CdsError):
-        return _response(exc.status, exc.code, exc.message, exc.errors)
+        # Every CdsError, the security package's (401, 503) and the store's (503) included.
+        return _response(exc.status, exc.code, exc.message, exc.errors, headers=exc.headers())
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

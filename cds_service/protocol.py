@@ -7,8 +7,10 @@ so a 400 tells the integrator exactly what to fix.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from marshmallow import (
     EXCLUDE,
@@ -107,10 +109,34 @@ class OrderSignContextSchema(_ContextBase):
     pass
 
 
-CONTEXT_SCHEMAS: dict[str, type[Schema]] = {
-    "order-select": OrderSelectContextSchema,
-    "order-sign": OrderSignContextSchema,
-}
+class PatientViewContextSchema(Schema):
+    """patient-view 1.0: the user and the patient being viewed (no product service uses it; the tests' one does)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    userId = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    patientId = fields.String(required=True, validate=_fhir_id)
+    encounterId = fields.String(validate=_fhir_id, allow_none=True)
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A hook this engine can validate: its name, the version of its published definition, its context."""
+
+    name: str
+    #: hookVersion of the definition on cds-hooks.org (said in discovery).
+    version: str
+    context: type[Schema]
+
+
+#: Every hook a service in ``hooks/`` may name. A new hook is a row here (its context schema) and a
+#: handler that answers it (``handlers.py``); ``registry`` refuses any other hook at start-up.
+HOOKS: Mapping[str, Hook] = MappingProxyType({h.name: h for h in (
+    Hook("order-select", "1.0", OrderSelectContextSchema),
+    Hook("order-sign", "1.0", OrderSignContextSchema),
+    Hook("patient-view", "1.0", PatientViewContextSchema),
+)})
 
 
 class PrefetchValue(fields.Field):
@@ -165,9 +191,9 @@ def validate_hook_request(body: Any, expected_hook: str) -> dict:
     if isinstance(hook, str) and hook != expected_hook:
         errors["hook"] = [f"This service answers '{expected_hook}', not '{hook}'."]
     context = body.get("context")
-    if isinstance(context, dict) and expected_hook in CONTEXT_SCHEMAS:
+    if isinstance(context, dict) and expected_hook in HOOKS:
         try:
-            context = CONTEXT_SCHEMAS[expected_hook]().load(context)
+            context = HOOKS[expected_hook].context().load(context)
         except ValidationError as exc:
             errors.update({f"context.{k}": v for k, v in exc.messages.items()})
     if errors:

@@ -12,9 +12,9 @@ from werkzeug.exceptions import NotFound
 
 from .errors import InvalidRequest, UnsupportedMediaType
 from .feedback.summary import parse_range
+from .ops.http import note_hook_call
 from .ops.wiring import Operations
-from .ops import metrics as ops_metrics
-from .pipeline import Engine, call_service as run_call, links_base_url
+from .pipeline import Engine, links_base_url, run_call
 from .protocol import validate_feedback
 
 bp = Blueprint("cds", __name__)
@@ -66,10 +66,12 @@ def call_service(service_id: str):
     service = engine.registry.get(service_id)  # 404 before the body is read
     body = _json_body()
     try:
-        return jsonify(run_call(engine, service, body, base_url=links_base_url(engine.settings, request.url_root)))
+        outcome = run_call(engine, service, body, base_url=links_base_url(engine.settings, request.url_root))
     except RecursionError:
         # Within json_max_depth nothing recurses this deep; a refusal, never a 500, if one does.
         raise InvalidRequest("The body is nested too deeply.", {"_body": ["JSON nesting too deep."]}) from None
+    note_hook_call(outcome.hook_instance, outcome.card_kinds)  # for the request's log line
+    return jsonify(outcome.response)
 
 
 @bp.post("/cds-services/<service_id>/feedback")
@@ -109,7 +111,8 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    if not _ops().metrics_enabled:
+    exposition = _engine().metrics.exposition()
+    if exposition is None:  # metrics off (NullMetrics)
         raise NotFound()
-    body, content_type = ops_metrics.render()
+    body, content_type = exposition
     return Response(body, content_type=content_type)

@@ -2,7 +2,7 @@
 
 import logging
 
-from cds_service import pipeline
+from cds_service import advice
 from tests.support.builders import hook_request
 
 
@@ -10,7 +10,7 @@ def test_an_unexpected_failure_is_a_json_500_without_details(app, client, monkey
     def boom(*_a, **_k):
         raise RuntimeError("secret patient detail Jane Doe")
 
-    monkeypatch.setattr(pipeline.advice, "advise", boom)
+    monkeypatch.setattr(advice, "advise", boom)  # inside the spine handler
     with caplog.at_level(logging.ERROR):
         resp = client.post("/cds-services/spine-order-sign", json=hook_request("order-sign"))
     assert resp.status_code == 500

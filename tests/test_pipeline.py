@@ -172,3 +172,19 @@ def test_the_pipeline_never_suppresses_a_critical_card_whatever_the_policy_says(
     # The policy's suppression works (the non-critical card goes) but the critical card stays.
     assert "edx-pretest-notes" not in after
     assert "red-flag-urgent-evaluation" in after
+
+
+def test_card_kinds_for_the_log_come_from_the_specs_whatever_the_policy(app):
+    """run_call says the kinds of the cards it returned (the request log line's card_kinds), in their order,
+    with the store's policy or with none (NullCardPolicy records nothing)."""
+    import dataclasses
+
+    from cds_service.pipeline import NullCardPolicy, run_call
+
+    engine = app.extensions["cds_engine"]
+    body = hook_request("order-sign", orders=[MRI, EMG], prefetch=EARLY)
+    service = engine.registry.get("spine-order-sign")
+    for policy in (engine.policy, NullCardPolicy()):
+        outcome = run_call(dataclasses.replace(engine, policy=policy), service, body)
+        assert outcome.card_kinds == tuple(_kinds(outcome.response)) == ("lbp-imaging-premature", "emg-adds-little")
+        assert outcome.hook_instance == body["hookInstance"]

@@ -4,6 +4,9 @@ Both run inside the hook call, so both fail open: if the store cannot answer
 within its timeout the call goes on with nothing suppressed and nothing
 recorded (a warning is logged and counted). Showing a card too often is a
 nuisance; failing the order-entry call is not acceptable.
+
+The policy reports its store calls to the ``Metrics`` it is given; the cards a call
+returned reach metrics and the request log from the pipeline, not from here.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable
 
+from cds_service.metrics import Metrics, NullMetrics
 from cds_service.store import IssuedCard, Store, StoreError
 
 from .config import FeedbackConfig
@@ -20,22 +24,6 @@ from .identity import PatientHasher
 from .retention import RetentionPurger
 
 log = logging.getLogger(__name__)
-
-
-class PolicyObserver(Protocol):
-    """Where the policy reports what it saw (metrics and the request log line)."""
-
-    def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None: ...
-
-    def store_call(self, operation: str, seconds: float, ok: bool) -> None: ...
-
-
-class _Quiet:
-    def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None:
-        return None
-
-    def store_call(self, operation: str, seconds: float, ok: bool) -> None:
-        return None
 
 
 def card_kind(card: dict) -> str | None:
@@ -52,7 +40,7 @@ class StoreCardPolicy:
         config: FeedbackConfig,
         critical_kinds: Iterable[str],
         scope: Callable[[], str] = lambda: "",
-        observer: PolicyObserver | None = None,
+        metrics: Metrics | None = None,
         purger: "RetentionPurger | None" = None,
     ):
         self._store = store
@@ -63,7 +51,7 @@ class StoreCardPolicy:
         self._critical = frozenset(critical_kinds)
         self._suppressing = tuple(sorted(r for r in config.suppressing if r[0] not in self._critical))
         self._scope = scope
-        self._observer = observer or _Quiet()
+        self._metrics = NullMetrics() if metrics is None else metrics
         self._purger = purger
 
     def suppressed_kinds(self, service_id: str, patient_id: str, now: datetime) -> set[str]:
@@ -81,16 +69,15 @@ class StoreCardPolicy:
         try:
             kinds = self._store.suppressed_kinds(self._hasher(patient_id, self._scope()), reasons, since)
         except StoreError as exc:
-            self._observer.store_call("suppression-lookup", time.perf_counter() - started, False)
+            self._metrics.store_call("suppression-lookup", time.perf_counter() - started, False)
             log.warning("suppression skipped, store unavailable: %s", exc)
             return set()
-        self._observer.store_call("suppression-lookup", time.perf_counter() - started, True)
+        self._metrics.store_call("suppression-lookup", time.perf_counter() - started, True)
         return kinds - self._critical
 
     def record_issued(self, service_id: str, hook_instance: str, patient_id: str, cards: list[dict],
                       now: datetime) -> None:
         """Store uuid, kind, indicator, service, hashed patient and time of each card. Never raises."""
-        self._observer.cards_issued(service_id, hook_instance, cards)
         if not cards:
             return
         scope = self._scope()
@@ -106,9 +93,9 @@ class StoreCardPolicy:
         try:
             self._store.record_issued(records)
         except StoreError as exc:
-            self._observer.store_call("record-issued", time.perf_counter() - started, False)
+            self._metrics.store_call("record-issued", time.perf_counter() - started, False)
             log.warning("issued cards not recorded, store unavailable: %s", exc)
             return
-        self._observer.store_call("record-issued", time.perf_counter() - started, True)
+        self._metrics.store_call("record-issued", time.perf_counter() - started, True)
         if self._purger is not None:
             self._purger.maybe_purge(now)

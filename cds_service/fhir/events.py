@@ -1,9 +1,9 @@
-"""What happened to each prefetch key: one hook for metrics, one log line per gap.
+"""What happened to each prefetch key: the gap reasons, and one log line per gap.
 
-Metrics code wraps :func:`on_fetch` (``events.on_fetch = wrapped``); gathering
-always calls it through this module, so a wrapper set later is used. Log lines
-carry the service id, the hookInstance, the key and a fixed reason code: never
-a URL (it holds the patient id), a resource, or a token.
+Metrics hear of every key from gathering itself (``gather_record(..., metrics=)``,
+``cds_service.metrics.Metrics.fetch``). Log lines carry the service id, the
+hookInstance, the key and a fixed reason code: never a URL (it holds the patient
+id), a resource, or a token.
 """
 
 from __future__ import annotations
@@ -52,17 +52,6 @@ GAP_REASONS = {
 }
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._\-]{1,80}")
-
-
-def on_fetch(key: str, outcome: str, seconds: float) -> None:
-    """Called once per prefetch key of a hook call.
-
-    ``outcome`` is ``prefetch`` (used as sent), ``prefetch-null`` (sent as no
-    data), ``fetched`` (read from the FHIR server), or the reason code of a gap
-    (``timeout``, ``http-403``, ``not-allowed-server``...). ``seconds`` is the
-    time spent reading the FHIR server for the key (0 when nothing was read).
-    Does nothing until metrics replace it.
-    """
 
 
 def safe_id(value: object) -> str:

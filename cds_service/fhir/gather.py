@@ -25,6 +25,7 @@ import requests
 from .. import compute
 from ..errors import PreconditionFailed
 from ..limits import report_text_chars
+from ..metrics import Metrics, NullMetrics
 from ..record import RECORD_TYPES, DataGap, PatientRecord
 from ..registry import ServiceDefinition
 from ..settings import Settings
@@ -36,6 +37,7 @@ from .prefetch import KeyPlan, PrefetchState, is_error_outcome, plan
 from .reader import InvalidResource, UnknownPatient, owner, read_resource
 
 log = logging.getLogger(__name__)
+_NO_METRICS = NullMetrics()
 
 
 @dataclass
@@ -145,10 +147,12 @@ def gather_record(
     settings: Settings,
     *,
     session: requests.Session | None = None,
+    metrics: Metrics | None = None,
 ) -> PatientRecord:
     """The record for ``request``: every prefetch key of ``service``, from prefetch or the FHIR server.
 
-    ``session`` replaces the process's pooled session (tests, benchmarks).
+    ``session`` replaces the process's pooled session (tests, benchmarks); ``metrics`` hears of every
+    key (``Metrics.fetch``; default: nothing counted).
 
     :raise PreconditionFailed: when an essential key is neither prefetched nor
         obtainable; the message and ``errors`` name the keys and reason codes only.
@@ -164,10 +168,10 @@ def gather_record(
     jobs = _schedule(plans, results, client, access_reason, deadline)
     if any(p.essential and not results[p.key].obtained and p.key not in jobs for p in plans):
         # No query could bring an essential key: answer 412 without reading anything else.
-        _finish(service, request, plans, results, builder)
+        _finish(service, request, plans, results, builder, metrics)
         raise _precondition_failed(plans, results)
     _run(jobs, plans, results, builder, settings.fhir_max_parallel, deadline)
-    _finish(service, request, plans, results, builder)
+    _finish(service, request, plans, results, builder, metrics)
     if any(p.essential and not results[p.key].obtained for p in plans):
         raise _precondition_failed(plans, results)
     return builder.record
@@ -259,9 +263,11 @@ def _take(key_plan: KeyPlan, fetched: FetchResult, result: _KeyResult, builder: 
     result.gap = fetched.gap or content_gap or ("truncated" if truncated(bodies) else None)
 
 
-def _finish(service, request, plans: list[KeyPlan], results: dict[str, _KeyResult], builder: _RecordBuilder) -> None:
+def _finish(service, request, plans: list[KeyPlan], results: dict[str, _KeyResult], builder: _RecordBuilder,
+            metrics: Metrics | None) -> None:
     """Record gaps on the record, log one line per gap and per skip, report each key to metrics."""
     hook_instance = request.get("hookInstance")
+    metrics = _NO_METRICS if metrics is None else metrics
     for p in plans:
         result = results[p.key]
         if result.gap:
@@ -270,9 +276,9 @@ def _finish(service, request, plans: list[KeyPlan], results: dict[str, _KeyResul
         for why, count in builder.skipped.get(p.key, {}).items():
             events.log_skipped(service.id, hook_instance, p.key, count, why)
         try:
-            events.on_fetch(p.key, result.gap or result.outcome, result.seconds)
+            metrics.fetch(p.key, result.gap or result.outcome, result.seconds)
         except Exception as exc:  # metrics must never cost the clinician the advice
-            log.error("on_fetch hook failed: %s", type(exc).__name__)
+            log.error("fetch metrics failed: %s", type(exc).__name__)
 
 
 def _precondition_failed(plans: list[KeyPlan], results: dict[str, _KeyResult]) -> PreconditionFailed:

@@ -29,17 +29,18 @@ def localise_request(engine: Any, body: dict, now: datetime) -> list[dict]:
     from ..fhir import gather_record
     from ..orders import extract_orders
     from ..protocol import validate_hook_request
-    from ..reading import read_record
+    from ..reading import memo, read_record
     from .localise import localise
 
     service = engine.registry.get("spine-order-sign" if body.get("hook") == "order-sign" else "spine-order-select")
     request = validate_hook_request(body, service.hook)
     context = request["context"]
-    orders = advice.classify_orders(extract_orders(context["draftOrders"]), engine.valuesets, context["patientId"])
-    picture = read_record(gather_record(service, request, engine.settings), engine.valuesets, now)
     out = []
-    for o in orders:
-        loc = localise(o, picture, now)
-        out.append({"order": o.order.reference, "kind": o.info.kind, "verdict": loc.verdict,
-                    "candidates": list(loc.candidate_keys), "reasons": list(loc.reasons)})
+    with memo.using(engine.memo):  # the engine's memo of text readings, as in a hook call
+        orders = advice.classify_orders(extract_orders(context["draftOrders"]), engine.valuesets, context["patientId"])
+        picture = read_record(gather_record(service, request, engine.settings), engine.valuesets, now)
+        for o in orders:
+            loc = localise(o, picture, now)
+            out.append({"order": o.order.reference, "kind": o.info.kind, "verdict": loc.verdict,
+                        "candidates": list(loc.candidate_keys), "reasons": list(loc.reasons)})
     return out

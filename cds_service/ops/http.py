@@ -13,13 +13,13 @@ import logging
 import re
 import time
 import uuid
+from typing import Sequence
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 
-from cds_service.feedback.policy import card_kind
 from cds_service.fhir.events import safe_id
+from cds_service.metrics import Metrics
 
-from . import metrics
 from .logjson import request_id_var
 
 log = logging.getLogger("cds_service.request")
@@ -38,12 +38,12 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def note_cards(hook_instance: str, cards: list[dict]) -> None:
-    """Called during a hook call (by the card policy) with the cards returned: for the log line."""
+def note_hook_call(hook_instance: str, card_kinds: Sequence[str]) -> None:
+    """Called by the hook view with what the pipeline answered (the kinds of its card specs): for the log line."""
     if not has_request_context():
         return
     g.cds_hook_instance = safe_id(hook_instance)
-    g.cds_card_kinds = [card_kind(c) or "unknown" for c in cards]
+    g.cds_card_kinds = list(card_kinds)
 
 
 def _service_label(app: Flask) -> str:
@@ -58,7 +58,7 @@ def _service_label(app: Flask) -> str:
     return service_id if service_id in known else "unknown"
 
 
-def install(app: Flask, metrics_enabled: bool) -> None:
+def install(app: Flask, metrics: Metrics) -> None:
     @app.before_request
     def _start_request() -> None:
         g.cds_request_started = time.perf_counter()
@@ -74,9 +74,7 @@ def install(app: Flask, metrics_enabled: bool) -> None:
         seconds = time.perf_counter() - g.cds_request_started
         endpoint = request.endpoint or "unmatched"
         service = _service_label(current_app)
-        if metrics_enabled:
-            metrics.REQUEST_SECONDS.labels(endpoint, service, request.method, str(response.status_code)).observe(
-                seconds)
+        metrics.request(endpoint, service, request.method, response.status_code, seconds)
         level = logging.DEBUG if endpoint in _QUIET_ENDPOINTS else logging.INFO
         log.log(level, "%s %s -> %d", request.method, endpoint, response.status_code, extra={
             "event": "request",

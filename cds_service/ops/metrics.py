@@ -7,13 +7,15 @@ patient, a hookInstance or a URL.
 With ``PROMETHEUS_MULTIPROC_DIR`` set (``cds-service serve`` sets it, see
 ``multiproc``) every worker writes its own files and ``render()`` adds all of
 them up; without it (one process: tests, ``flask run``) the default registry is used.
+
+``PrometheusMetrics`` is the ``cds_service.metrics.Metrics`` the app is given when
+``metrics_enabled`` is on; the code that counts never imports this module.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,7 +29,6 @@ from prometheus_client import (
 )
 
 from cds_service.feedback.policy import card_kind
-from cds_service.fhir import events
 
 from .multiproc import ENV
 
@@ -66,7 +67,7 @@ STORE_ERRORS = Counter("cds_store_errors", "Store operations that failed (the ho
 WORKER_START = Gauge("cds_worker_start_time_seconds", "When each live worker process started",
                      multiprocess_mode="liveall")
 
-#: Outcomes of on_fetch meaning no FHIR query could be made for the key.
+#: Fetch outcomes (``Metrics.fetch``) meaning no FHIR query could be made for the key.
 _NO_QUERY = frozenset({"not-sent", "not-allowed-server", "invalid-token", "unsupported-token-type",
                        "unresolved-token"})
 #: Outcomes about the client's own prefetch.
@@ -75,7 +76,7 @@ _PREFETCH = frozenset({"prefetch", "prefetch-null", "prefetch-operation-outcome"
 
 
 def fetch_source(outcome: str, seconds: float) -> str:
-    """prefetch | fetched | unavailable, for one ``events.on_fetch`` call."""
+    """prefetch | fetched | unavailable, for one ``Metrics.fetch`` call."""
     if outcome in _NO_QUERY:
         return "unavailable"
     if outcome == "fetched" or seconds > 0 or outcome.startswith("http-"):
@@ -94,20 +95,6 @@ def observe_fetch(key: str, outcome: str, seconds: float) -> None:
         FHIR_QUERIES.labels(key, "ok" if outcome == "fetched" else outcome).inc()
 
 
-def wrap_fhir_events() -> None:
-    """Chain ``observe_fetch`` into ``cds_service.fhir.events.on_fetch`` (once per process)."""
-    current = events.on_fetch
-    if getattr(current, "_cds_metrics", False):
-        return
-
-    def on_fetch(key: str, outcome: str, seconds: float) -> None:
-        current(key, outcome, seconds)
-        observe_fetch(key, outcome, seconds)
-
-    on_fetch._cds_metrics = True  # type: ignore[attr-defined]
-    events.on_fetch = on_fetch
-
-
 def mark_worker_started() -> None:
     WORKER_START.set(time.time())
 
@@ -121,24 +108,35 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-class MetricsObserver:
-    """The card policy's ``PolicyObserver``: cards by kind and indicator, store call timings
-    (when metrics are on), and the card kinds for the request's log line (always)."""
+class PrometheusMetrics:
+    """``cds_service.metrics.Metrics`` on the prometheus_client metrics above (names and labels as listed)."""
 
-    def __init__(self, note_cards: Callable[[str, list[dict]], None] | None = None, enabled: bool = True):
-        self._note_cards = note_cards
-        self._enabled = enabled
+    def request(self, endpoint: str, service: str, method: str, status: int, seconds: float) -> None:
+        REQUEST_SECONDS.labels(endpoint, service, method, str(status)).observe(seconds)
 
-    def cards_issued(self, service_id: str, hook_instance: str, cards: list[dict]) -> None:
-        if self._enabled:
-            for card in cards:
-                CARDS.labels(service_id, card_kind(card) or "unknown", card.get("indicator", "unknown")).inc()
-        if self._note_cards is not None:
-            self._note_cards(hook_instance, cards)
+    def fetch(self, key: str, outcome: str, seconds: float) -> None:
+        observe_fetch(key, outcome, seconds)
+
+    def cards_issued(self, service_id: str, cards: list[dict]) -> None:
+        for card in cards:
+            CARDS.labels(service_id, card_kind(card) or "unknown", card.get("indicator", "unknown")).inc()
 
     def store_call(self, operation: str, seconds: float, ok: bool) -> None:
-        if not self._enabled:
-            return
         STORE_SECONDS.labels(operation).observe(seconds)
         if not ok:
             STORE_ERRORS.labels(operation).inc()
+
+    def store_error(self, operation: str) -> None:
+        STORE_ERRORS.labels(operation).inc()
+
+    def feedback(self, service_id: str, kind: str, outcome: str) -> None:
+        FEEDBACK.labels(service_id, kind, outcome).inc()
+
+    def feedback_duplicates(self, service_id: str, count: int) -> None:
+        FEEDBACK_DUPLICATES.labels(service_id).inc(count)
+
+    def worker_started(self) -> None:
+        mark_worker_started()
+
+    def exposition(self) -> tuple[bytes, str] | None:
+        return render()

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Sequence
 
-from flask import Flask, g, has_request_context, jsonify
+from flask import Flask, g, has_request_context
 
 from cds_service.cardbuilder import CardLibrary
-from cds_service.errors import CdsError, error_body
+from cds_service.errors import CdsError
 from cds_service.feedback import (
     FeedbackConfig,
     PatientHasher,
@@ -27,13 +27,15 @@ from cds_service.feedback import (
 )
 from cds_service.feedback.retention import RetentionPurger
 from cds_service.feedback.summary import day_bounds, summary_body
+from cds_service.metrics import Metrics, NullMetrics
 from cds_service.settings import Settings, SettingsError
 from cds_service.store import Store, StoredFeedback, StoreError, replay_cache_for
 from cds_service.store.startup import open_for_worker
 from cds_service.valuesets import ValueSets
 
-from . import http, metrics
+from . import http
 from .logjson import configure_logging
+from .metrics import PrometheusMetrics
 from .readiness import Readiness, check, load_valuesets_once
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ class StoreUnavailable(CdsError):
     status = 503
     code = "transient"
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
 
 @dataclass
 class Operations:
@@ -56,7 +61,8 @@ class Operations:
     feedback_config: FeedbackConfig
     cards: CardLibrary
     valuesets_dir: Path
-    metrics_enabled: bool
+    #: ``PrometheusMetrics`` with ``metrics_enabled``, else ``NullMetrics``: for the Engine too.
+    metrics: Metrics = field(default_factory=NullMetrics)
     #: For ``security.init_app``: the store when replicas share it (PostgreSQL), else None.
     replay_cache: Any = field(default=None)
     #: Deletes rows older than store_retention_days, about hourly (feedback/retention.py).
@@ -76,21 +82,19 @@ class Operations:
             stored = self.store.record_feedback(outcomes)
         except StoreError as exc:
             log.warning("feedback not stored: %s", exc)
-            if self.metrics_enabled:
-                metrics.STORE_ERRORS.labels("record-feedback").inc()
+            self.metrics.store_error("record-feedback")
             raise StoreUnavailable("Feedback cannot be stored right now; send it again later.") from None
         new = [(s, o) for s, o in zip(stored, outcomes, strict=True) if s.new]
         unknown = sum(1 for s in stored if not s.issued)
         if unknown:
             log.info("feedback about %d card(s) not issued to this client: not stored", unknown)
-        if self.metrics_enabled:
-            for s, o in new:
-                metrics.FEEDBACK.labels(service_id, s.kind or "unknown", o.outcome).inc()
-            for s, o in zip(stored, outcomes, strict=True):
-                if not s.issued:  # counted (kind "unknown"), never stored
-                    metrics.FEEDBACK.labels(service_id, "unknown", o.outcome).inc()
-            if len(new) < len(stored) - unknown:
-                metrics.FEEDBACK_DUPLICATES.labels(service_id).inc(len(stored) - unknown - len(new))
+        for s, o in new:
+            self.metrics.feedback(service_id, s.kind or "unknown", o.outcome)
+        for s, o in zip(stored, outcomes, strict=True):
+            if not s.issued:  # counted (kind "unknown"), never stored
+                self.metrics.feedback(service_id, "unknown", o.outcome)
+        if len(new) < len(stored) - unknown:
+            self.metrics.feedback_duplicates(service_id, len(stored) - unknown - len(new))
         if self.purger is not None:
             self.purger.maybe_purge(now)
         if has_request_context():  # for the request log line
@@ -126,8 +130,8 @@ def init_app(app: Flask, settings: Settings, cards: CardLibrary) -> Operations:
     """Open the store, build the card policy, install logging, request hooks and metrics.
 
     Call before ``security.init_app`` (so requests are timed and carry an id
-    from the start) and pass ``operations.policy`` to the Engine and
-    ``operations.replay_cache`` to ``security.init_app``.
+    from the start) and build the Engine with ``operations.policy`` and
+    ``operations.metrics``; pass ``operations.replay_cache`` to ``security.init_app``.
 
     :raise SettingsError: on a store URL that is not PostgreSQL.
     :raise StoreError: if the store cannot be opened or migrated (start-up stops), unless the
@@ -145,20 +149,14 @@ def init_app(app: Flask, settings: Settings, cards: CardLibrary) -> Operations:
             f"({config.suppress_days} days, config/feedback.yaml), or 0 to keep every row"
         )
     purger = RetentionPurger(store, settings.store_retention_days)
-    policy = StoreCardPolicy(store, PatientHasher(key), config, critical, scope=client_scope,
-                             observer=metrics.MetricsObserver(http.note_cards, enabled=settings.metrics_enabled),
-                             purger=purger)
+    # The one place metrics_enabled is read: the Metrics every counting part is given.
+    metrics: Metrics = NullMetrics()
     if settings.metrics_enabled:
-        metrics.wrap_fhir_events()
-        metrics.mark_worker_started()
-    http.install(app, settings.metrics_enabled)
-
-    @app.errorhandler(StoreUnavailable)
-    def _store_unavailable(exc: StoreUnavailable):
-        resp = jsonify(error_body(exc.status, exc.code, exc.message))
-        resp.status_code = exc.status
-        resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return resp
+        metrics = PrometheusMetrics()
+    metrics.worker_started()
+    policy = StoreCardPolicy(store, PatientHasher(key), config, critical, scope=client_scope, metrics=metrics,
+                             purger=purger)
+    http.install(app, metrics)
 
     operations = Operations(
         store=store,
@@ -166,7 +164,7 @@ def init_app(app: Flask, settings: Settings, cards: CardLibrary) -> Operations:
         feedback_config=config,
         cards=cards,
         valuesets_dir=settings.valuesets_dir,
-        metrics_enabled=settings.metrics_enabled,
+        metrics=metrics,
         replay_cache=replay_cache_for(store),
         purger=purger,
     )

@@ -10,13 +10,21 @@ What is kept: a text and what the reader found in it (frozen, shared read-only),
 recently used out first, within ``text_cache_chars`` characters of text per worker process.
 Nothing is written anywhere, and nothing that ties a text to a patient is kept with it
 (no resource id, patient id or date). ``text_cache_chars: 0`` turns it off.
+
+Whose memo: the ``Engine``'s (``pipeline.Engine.memo``, sized from ``text_cache_chars`` when the
+engine is built). A hook call lends it to the readers for its duration (``using``: a context
+variable, so each thread's call sees its own engine's); outside a call, or with no memo lent
+(a test reading one record, a script), every text is read afresh. No module keeps a memo of
+its own, so two engines in one process (tests, benchmarks) never share readings.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable, TypeVar
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -68,14 +76,21 @@ class TextMemo:
         return self._chars
 
 
-#: The worker's memo; ``configure`` sizes it from the settings when the app is created.
-MEMO = TextMemo(2_000_000)
+#: The memo lent to the readers by the hook call running in this context; None: read afresh.
+_current: ContextVar[TextMemo | None] = ContextVar("cds_text_memo", default=None)
 
 
-def configure(max_chars: int) -> None:
-    global MEMO
-    MEMO = TextMemo(max_chars)
+@contextmanager
+def using(memo: TextMemo) -> Iterator[TextMemo]:
+    """Lend ``memo`` to the readers of the code run inside (one hook call)."""
+    token = _current.set(memo)
+    try:
+        yield memo
+    finally:
+        _current.reset(token)
 
 
 def read(reader: str, text: str, fn: Callable[[str], T]) -> T:
-    return MEMO.read(reader, text, fn)
+    """``fn(text)`` through the memo lent by the running call, if any."""
+    memo = _current.get()
+    return fn(text) if memo is None else memo.read(reader, text, fn)

@@ -20,7 +20,7 @@ from flask import Flask, g, request
 from cds_service.errors import InvalidRequest, UnsupportedMediaType
 from cds_service.fhir.access import normalize_base_url
 from cds_service.security.client_jwt import CdsClient, ClientJwtVerifier
-from cds_service.security.errors import AuthUnavailable, Unauthorized, register_auth_error_handler
+from cds_service.security.errors import AuthUnavailable, Unauthorized
 from cds_service.security.headers import add_security_headers
 from cds_service.security.issuers import parse_trusted_issuers
 from cds_service.security.json_depth import exceeds_depth, is_utf8_json
@@ -135,13 +135,14 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
     """Register authentication, the JSON depth limit and security headers on ``app``.
 
     Call it before other ``before_request`` hooks so callers are authenticated first.
+    Its refusals are CdsErrors: ``cds_service.errors.register_error_handlers`` renders them
+    (with their ``WWW-Authenticate`` or ``Retry-After`` header).
     ``replay_cache`` replaces the SQLite one (e.g. the shared PostgreSQL store later).
 
     :raise SettingsError: on invalid security settings (at start-up, not per request).
     :raise ReplayCacheError: if the replay cache file cannot be opened.
     """
     _check_settings(settings)
-    register_auth_error_handler(app)
     endpoints = protected_endpoints(settings.auth_discovery)
     bases = public_base_urls(settings)
     if settings.auth_disabled:

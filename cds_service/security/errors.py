@@ -1,23 +1,18 @@
-"""Authentication errors and their HTTP responses.
+"""Authentication errors and the response headers they need.
 
-They are CdsErrors, so the JSON body is the one of ``cds_service.errors``;
-they add the headers RFC 6750 asks for, which the generic CdsError handler
-does not send. Every message is a fixed text chosen here: never a token, a
-claim value or a library exception's text (PyJWT's may quote key material).
+They are CdsErrors, so ``cds_service.errors`` renders them: the JSON body, and
+the headers RFC 6750 asks for, which each gives in ``headers()``. Every message
+is a fixed text chosen here: never a token, a claim value or a library
+exception's text (PyJWT's may quote key material).
 """
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
-
-from cds_service.errors import CdsError, error_body
+from cds_service.errors import CdsError
 
 
 class AuthError(CdsError):
-    """Base of the errors that carry response headers."""
-
-    def headers(self) -> dict[str, str]:
-        return {}
+    """Base of the authentication errors (their headers: ``headers()``)."""
 
 
 #: The one text every 401 carries. Precise texts ("issuer is not trusted", "no key with this
@@ -65,14 +60,3 @@ class AuthUnavailable(AuthError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
-
-
-def register_auth_error_handler(app: Flask) -> None:
-    """Render AuthErrors with their headers (more specific than the CdsError handler)."""
-
-    @app.errorhandler(AuthError)
-    def _auth_error(exc: AuthError):
-        resp = jsonify(error_body(exc.status, exc.code, exc.message))
-        resp.status_code = exc.status
-        resp.headers.update(exc.headers())
-        return resp

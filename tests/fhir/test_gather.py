@@ -13,6 +13,7 @@ import responses
 
 from cds_service.errors import PreconditionFailed
 from cds_service.fhir import events, gather_record
+from cds_service.metrics import NullMetrics
 from cds_service.record import DataGap
 from cds_service.registry import PrefetchTemplate, ServiceDefinition
 
@@ -54,12 +55,17 @@ def gap_reasons_are_documented(monkeypatch):
     monkeypatch.setattr(events, "log_gap", checked)
 
 
+class _FetchEvents(NullMetrics, list):
+    """Metrics that keep every ``fetch`` call, as metrics would see them."""
+
+    def fetch(self, key: str, outcome: str, seconds: float) -> None:
+        self.append((key, outcome, seconds))
+
+
 @pytest.fixture
-def fetch_events(monkeypatch):
-    """Every on_fetch call, as metrics would see them."""
-    seen: list[tuple[str, str, float]] = []
-    monkeypatch.setattr(events, "on_fetch", lambda key, outcome_, seconds: seen.append((key, outcome_, seconds)))
-    return seen
+def fetch_events():
+    """Pass as ``gather_record(..., metrics=fetch_events)``; a list of (key, outcome, seconds)."""
+    return _FetchEvents()
 
 
 def serve_all(rsps, patient_id: str = "p-1", **overrides):
@@ -80,7 +86,7 @@ def without(prefetch: dict, *keys: str) -> dict:
 
 
 def test_full_prefetch_makes_no_request(rsps, fetch_events):
-    record = gather_record(SERVICE, hook_request(full_prefetch()), settings())
+    record = gather_record(SERVICE, hook_request(full_prefetch()), settings(), metrics=fetch_events)
     assert len(rsps.calls) == 0
     assert record.patient.id == "p-1" and ids(record.conditions) == ["c-1"] and ids(record.observations) == ["o-1"]
     assert record.gaps == [] and record.skipped_resources == 0
@@ -90,7 +96,7 @@ def test_full_prefetch_makes_no_request(rsps, fetch_events):
 def test_absent_keys_are_fetched_with_the_same_query(rsps, fetch_events):
     serve_all(rsps)
     prefetch = without(full_prefetch(), "conditions", "observations")
-    record = gather_record(SERVICE, hook_request(prefetch), settings())
+    record = gather_record(SERVICE, hook_request(prefetch), settings(), metrics=fetch_events)
     assert sorted(c.request.url for c in rsps.calls) == sorted([Q["conditions"], Q["observations"]])
     assert ids(record.conditions) == ["c-1"] and ids(record.observations) == ["o-1"]
     assert dict((k, o) for k, o, _ in fetch_events)["conditions"] == "fetched"
@@ -98,7 +104,7 @@ def test_absent_keys_are_fetched_with_the_same_query(rsps, fetch_events):
 
 def test_null_means_no_data_and_is_not_fetched(rsps, fetch_events):
     prefetch = {**full_prefetch(), "conditions": None, "devices": None}
-    record = gather_record(SERVICE, hook_request(prefetch), settings())
+    record = gather_record(SERVICE, hook_request(prefetch), settings(), metrics=fetch_events)
     assert len(rsps.calls) == 0
     assert record.conditions == [] and record.gaps == []  # an essential key may be empty
     assert dict((k, o) for k, o, _ in fetch_events)["conditions"] == "prefetch-null"
@@ -195,7 +201,7 @@ def test_failures_leave_what_was_obtained(rsps, caplog, fetch_events):
         reports={"status": 403, "json": outcome(code="forbidden")},
     )
     with caplog.at_level(logging.WARNING, logger="cds_service.fhir"):
-        record = gather_record(SERVICE, hook_request(), settings())
+        record = gather_record(SERVICE, hook_request(), settings(), metrics=fetch_events)
     assert ids(record.conditions) == ["c-1"] and record.patient is None
     expected = [
         DataGap("patient", "http-404"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from cds_service.fhir import events
 from cds_service.ops import metrics
 from tests.ops.conftest import card_of, hook_body, override, pretest_scenario, service_path
 
@@ -56,26 +55,47 @@ def test_cards_are_counted_by_kind_and_indicator_and_prefetch_by_source(client):
     ("not-allowed-server", 0.0, "unavailable", None),
 ])
 def test_fhir_fetch_events_become_latency_and_results(app, outcome, seconds, source, result):
-    assert getattr(events.on_fetch, "_cds_metrics", False)  # the app wrapped the hook
+    engine_metrics = app.extensions["cds_engine"].metrics
+    assert isinstance(engine_metrics, metrics.PrometheusMetrics)  # metrics_enabled: the engine counts
     key = "test-key"
     before = {
         "source": value("cds_prefetch_keys_total", key=key, source=source),
         "seconds": value("cds_fhir_query_duration_seconds_count", key=key),
         "result": value("cds_fhir_queries_total", key=key, result=result or "ok"),
     }
-    events.on_fetch(key, outcome, seconds)  # as gather calls it
+    engine_metrics.fetch(key, outcome, seconds)  # as gather calls it
     assert value("cds_prefetch_keys_total", key=key, source=source) == before["source"] + 1
     fetched = source == "fetched"
     assert value("cds_fhir_query_duration_seconds_count", key=key) == before["seconds"] + (1 if fetched else 0)
     assert value("cds_fhir_queries_total", key=key, result=result or "ok") == before["result"] + (1 if fetched else 0)
 
 
-def test_wrapping_the_fetch_hook_twice_counts_once(app):
-    metrics.wrap_fhir_events()
-    metrics.wrap_fhir_events()
-    before = value("cds_prefetch_keys_total", key="once", source="prefetch")
-    events.on_fetch("once", "prefetch", 0.0)
-    assert value("cds_prefetch_keys_total", key="once", source="prefetch") == before + 1
+def test_each_prefetch_key_of_a_call_is_counted_once_whatever_apps_were_built_before(tmp_path, client):
+    """Metrics are passed in, not chained into a module hook: building more apps adds no second count."""
+    from cds_service.app import create_app
+    from tests.ops.conftest import ops_settings
+
+    create_app(ops_settings(tmp_path / "other"))
+    scenario = pretest_scenario()
+    before = value("cds_prefetch_keys_total", key="conditions", source="prefetch")
+    assert client.post(service_path(scenario), json=hook_body(scenario, "pt-once")).status_code == 200
+    assert value("cds_prefetch_keys_total", key="conditions", source="prefetch") == before + 1
+
+
+def test_with_metrics_off_nothing_is_counted_and_metrics_is_404(tmp_path):
+    from cds_service.app import create_app
+    from cds_service.metrics import NullMetrics
+    from tests.ops.conftest import ops_settings
+
+    app = create_app(ops_settings(tmp_path, metrics_enabled=False))
+    assert isinstance(app.extensions["cds_engine"].metrics, NullMetrics)
+    assert app.extensions["cds_ops"].metrics is app.extensions["cds_engine"].metrics
+    scenario = pretest_scenario()
+    labels = {"service": "spine-order-sign", "kind": "edx-pretest-notes", "indicator": "info"}
+    before = value("cds_cards_issued_total", **labels)
+    assert app.test_client().post(service_path(scenario), json=hook_body(scenario, "pt-off")).status_code == 200
+    assert value("cds_cards_issued_total", **labels) == before
+    assert app.test_client().get("/metrics").status_code == 404
 
 
 def test_feedback_outcomes_by_kind_and_duplicates(client):

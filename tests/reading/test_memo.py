@@ -1,4 +1,4 @@
-"""The worker's memo of text readings: the same pictures as reading afresh, bounded, thread-safe."""
+"""The engine's memo of text readings: the same pictures as reading afresh, bounded, thread-safe."""
 
 from __future__ import annotations
 
@@ -19,15 +19,6 @@ from tests.scenarios.build import build
 SCENARIOS = yaml.safe_load((PROJECT_ROOT / "tests" / "scenarios" / "scenarios.yaml").read_text())
 
 
-@pytest.fixture
-def fresh_memo():
-    """A memo of the default size for the test, the worker's own put back after."""
-    saved = memo.MEMO
-    memo.configure(2_000_000)
-    yield memo.MEMO
-    memo.MEMO = saved
-
-
 def _picture(request: dict, vs, now):
     record = PatientRecord()
     for value in request["prefetch"].values():
@@ -39,19 +30,38 @@ def _picture(request: dict, vs, now):
     return picture, readings
 
 
-def test_every_scenario_reads_the_same_with_the_memo_off_cold_and_warm(vs, fresh_memo):
+def test_every_scenario_reads_the_same_with_the_memo_off_cold_and_warm(vs):
     for scenario in SCENARIOS:
         request = build(scenario, patient_id="p-1")
         now = datetime.fromisoformat(str(scenario.get("now", "2026-11-26"))).replace(tzinfo=timezone.utc)
-        memo.configure(0)
-        off = _picture(request, vs, now)
-        assert len(memo.MEMO) == 0
-        memo.configure(2_000_000)
-        cold = _picture(request, vs, now)
-        misses = memo.MEMO.misses
-        warm = _picture(request, vs, now)
-        assert off == cold == warm, scenario["name"]
-        assert memo.MEMO.misses == misses and memo.MEMO.hits > 0, scenario["name"]  # warm: nothing read again
+        off_memo = TextMemo(0)
+        with memo.using(off_memo):
+            off = _picture(request, vs, now)
+        assert len(off_memo) == 0
+        none_lent = _picture(request, vs, now)  # outside a call: read afresh
+        lent = TextMemo(2_000_000)
+        with memo.using(lent):
+            cold = _picture(request, vs, now)
+            misses = lent.misses
+            warm = _picture(request, vs, now)
+        assert off == none_lent == cold == warm, scenario["name"]
+        assert lent.misses == misses and lent.hits > 0, scenario["name"]  # warm: nothing read again
+
+
+def test_each_engine_has_its_own_memo_lent_only_during_its_calls(app):
+    """No module keeps a memo: the engine's serves its calls, and nothing is kept outside one."""
+    from cds_service.pipeline import call_service
+    from cds_service.settings import Settings
+
+    engine = app.extensions["cds_engine"]
+    assert engine.memo.max_chars == Settings.load(env={}, yaml_path=None).text_cache_chars
+    scenario = next(s for s in SCENARIOS if s.get("hook", "order-sign") == "order-sign")
+    body = build(scenario, patient_id="p-memo")
+    now = datetime.fromisoformat(str(scenario.get("now", "2026-11-26"))).replace(tzinfo=timezone.utc)
+    before = engine.memo.misses + engine.memo.hits
+    call_service(engine, engine.registry.get("spine-order-sign"), body, now=now)
+    assert engine.memo.misses + engine.memo.hits > before
+    assert memo._current.get() is None  # returned after the call
 
 
 def test_a_text_seen_again_is_not_read_again_and_readers_are_kept_apart():
