@@ -332,7 +332,7 @@ class Settings(BaseSettings):
         for origin in value:
             base = normalize_base_url(origin) if origin != "*" else "*"
             if base is None or (base != "*" and base.count("/") > 2):
-                raise ValueError(f"{origin!r} is not * or an origin (scheme://host[:port])")
+                raise ValueError(f"not * or an origin (scheme://host[:port]): {origin!r}")
         return value
 
     @field_validator("allowed_fhir_servers")
@@ -503,7 +503,7 @@ def _yaml_source(cls: type[BaseSettings], path: Path) -> YamlConfigSettingsSourc
         raise SettingsError(f"{path}: not valid YAML{where}: {exc.problem}") from None
     except yaml.YAMLError:
         raise SettingsError(f"{path}: not valid YAML") from None
-    except (AttributeError, TypeError):
+    except (AttributeError, TypeError, ValueError):
         raise SettingsError(f"{path}: expected a mapping of settings (key: value)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
