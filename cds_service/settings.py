@@ -96,10 +96,6 @@ def _log_level(value: Any) -> Any:
     return name
 
 
-def _blank_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 Flag = Annotated[bool, BeforeValidator(_blank_is_false)]
 TextList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)]
@@ -110,7 +106,9 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 
 GIB = 1024 ** 3
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: A host name: dot-separated labels of letters, digits and inner hyphens, 253 characters at most.
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 
 
 def _between(default: Any, low: float, high: float, *, above: bool = False) -> Any:
