@@ -130,6 +130,8 @@ class _MappingEnvSource(EnvSettingsSource):
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
+        # The one method EnvSettingsSource reads the process environment with (pydantic-settings 2.x);
+        # names lower-cased as it does without case_sensitive. tests/test_settings.py checks both paths.
         return {key.lower(): value for key, value in self._environ.items()}
 
 
@@ -557,7 +559,7 @@ _LISTS = frozenset(name for name, f in Settings.model_fields.items() if f.annota
 
 
 def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    text = value if isinstance(value, str) and value.strip() else repr(value)  # '' and '  ' quoted
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -125,6 +125,10 @@ def test_each_kind_of_nonsense_names_its_variable(name, value, message):
     assert _error({name: value}).startswith(f"{name}: {message}")
 
 
+def test_an_empty_number_is_shown_quoted():
+    assert _error({"CDS_PORT": ""}) == "CDS_PORT: must be a whole number (got '')"
+
+
 def test_every_bad_setting_gets_its_own_line():
     text = _error({"CDS_WORKERS": "-3", "CDS_PORT": "99999", "CDS_LOG_LEVEL": "loud"})
     assert text.splitlines() == [
