@@ -13,7 +13,7 @@ from . import console, demo, security, views
 from .cardbuilder import CardLibrary
 from .explainer import views as explainer_views
 from .errors import register_error_handlers
-from .fhir.access import invalid_allowlist_entries, plain_http_entries
+from .fhir.access import plain_http_entries  # entries that are no base URLs: refused by Settings
 from .ops.wiring import init_app as init_operations
 from .pipeline import load_engine
 from .settings import Settings, SettingsError
@@ -45,12 +45,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         settings = Settings.load(**overrides)
     elif overrides:
         raise TypeError("pass either a Settings object or keyword overrides, not both")
-    logging.getLogger("cds_service").setLevel(settings.log_level.upper())
+    logging.getLogger("cds_service").setLevel(settings.log_level)
     # urllib3's DEBUG lines print request URLs, which hold patient ids: never below INFO.
     logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLogger("urllib3").getEffectiveLevel()))
-    bad = invalid_allowlist_entries(settings.allowed_fhir_servers)
-    if bad:
-        raise SettingsError(f"setting allowed_fhir_servers (CDS_ALLOWED_FHIR_SERVERS): not base URLs: {bad}")
     plain = plain_http_entries(settings.allowed_fhir_servers)
     if plain and not settings.allow_plain_http_fhir:
         raise SettingsError(

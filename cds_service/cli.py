@@ -147,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(settings, args)
         return _check_config(settings)
-    except SettingsError as exc:
-        print(f"cds-service: {exc}", file=sys.stderr)
+    except SettingsError as exc:  # one line per bad setting, naming its variable (or YAML file and key)
+        for problem in exc.problems or (str(exc),):
+            print(f"cds-service: {problem}", file=sys.stderr)
         return 2
     except StoreError as exc:  # messages name the backend, never the URL (it holds a password)
         print(f"cds-service: the store cannot be opened: {exc}", file=sys.stderr)

@@ -14,26 +14,27 @@ from typing import Any
 
 from .errors import PayloadTooLarge
 from .reading.fhir_access import MAX_ATTACHMENT_BYTES  # an attachment is read up to this many bytes
-from .settings import Settings, SettingsError
+from .settings import Settings
+
+
+def _default(name: str) -> int:
+    return Settings.model_fields[name].default
 
 
 @dataclass(frozen=True)
 class CallLimits:
-    draft_orders: int = 50
-    resources_per_key: int = 2000
-    report_text_chars: int = 2_000_000
-    cards: int = 5
+    """The limits of :class:`Settings` a hook call is checked against; the defaults are Settings' own
+    (one source), and their bounds (at least 1) are checked by Settings at start-up."""
+
+    draft_orders: int = _default("max_draft_orders")
+    resources_per_key: int = _default("max_prefetch_resources_per_key")
+    report_text_chars: int = _default("max_report_text_chars")
+    cards: int = _default("max_cards")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CallLimits":
-        limits = cls(settings.max_draft_orders, settings.max_prefetch_resources_per_key,
-                     settings.max_report_text_chars, settings.max_cards)
-        for name, value in (("max_draft_orders", limits.draft_orders),
-                            ("max_prefetch_resources_per_key", limits.resources_per_key),
-                            ("max_report_text_chars", limits.report_text_chars), ("max_cards", limits.cards)):
-            if value < 1:
-                raise SettingsError(f"setting {name} (CDS_{name.upper()}): must be at least 1")
-        return limits
+        return cls(settings.max_draft_orders, settings.max_prefetch_resources_per_key,
+                   settings.max_report_text_chars, settings.max_cards)
 
 
 def _too_costly(message: str, path: str) -> PayloadTooLarge:

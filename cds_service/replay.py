@@ -7,7 +7,6 @@ record; a missing essential key gives the same 412 message the service would.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import textwrap
 from datetime import datetime
@@ -26,7 +25,7 @@ def replay(settings: Settings, body: Any, service_id: str | None = None, now: da
 
     :raise CdsError: as the service would answer (400, 404, 412), with its message.
     """
-    engine = load_engine(dataclasses.replace(settings, allowed_fhir_servers=()))
+    engine = load_engine(settings.replace(allowed_fhir_servers=()))
     if service_id is None:
         hook = body.get("hook") if isinstance(body, dict) else None
         matching = [s for s in engine.registry if s.hook == hook]

@@ -55,7 +55,7 @@ def test_no_trusted_issuer_with_auth_on_is_a_warning(env, capsys):
         ("CDS_FHIR_BUDGET_SECONDS", "soon", "CDS_FHIR_BUDGET_SECONDS"),
         ("CDS_TRUSTED_ISSUERS", '{"https://ehr.example.org": "http://ehr.example.org/jwks"}', "https"),
         ("CDS_TRUSTED_ISSUERS", '{"https://sandbox.cds-hooks.org": {"jwks_file": "nowhere.json"}}', "cannot read"),
-        ("CDS_ALLOWED_FHIR_SERVERS", "ftp://fhir", "allowed_fhir_servers"),
+        ("CDS_ALLOWED_FHIR_SERVERS", "ftp://fhir", "CDS_ALLOWED_FHIR_SERVERS: not base URLs"),
     ],
 )
 def test_bad_setting_exits_2_naming_it(env, capsys, name, value, named):

@@ -32,14 +32,10 @@ from cds_service.security.errors import AuthUnavailable, Unauthorized
 from cds_service.security.issuers import TrustedIssuer
 from cds_service.security.jwks import JwksCache, KeySetUnavailable
 from cds_service.security.replay import ReplayCache, ReplayCacheError
-from cds_service.settings import SettingsError
+from cds_service.settings import ASYMMETRIC_ALGORITHMS, SettingsError
 
 log = logging.getLogger(__name__)
 
-#: Asymmetric JWS algorithms; `none` and HMAC (shared secrets) are never accepted.
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
-)
 _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _MIN_RSA_BITS = 2048
 MAX_TOKEN_CHARS = 16 * 1024

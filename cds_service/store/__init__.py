@@ -47,10 +47,9 @@ def open_store(settings: "Settings") -> Store:
     """
     from cds_service.settings import SettingsError
 
-    url = settings.store_database_url.strip()
+    url = settings.store_database_url.get_secret_value().strip()
     if backend_for(settings) == "postgresql":
-        if not url.startswith(_POSTGRES_SCHEMES):
-            # Never echo the value: it holds a password.
+        if not url.startswith(_POSTGRES_SCHEMES):  # Settings checks it too; never echo the value (a password)
             raise SettingsError("setting store_database_url (CDS_STORE_DATABASE_URL): must be a postgresql:// URL")
         from .postgres import PostgresStore
 
@@ -66,7 +65,7 @@ def open_store(settings: "Settings") -> Store:
 
 def backend_for(settings: "Settings") -> str:
     """The backend ``open_store`` picks: "postgresql" when ``store_database_url`` is set, else "sqlite"."""
-    return "postgresql" if settings.store_database_url.strip() else "sqlite"
+    return "postgresql" if settings.store_database_url.get_secret_value().strip() else "sqlite"
 
 
 def replay_cache_for(store: Store) -> "ReplayCache | None":

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.load()
         store = open_store(settings)
     except (SettingsError, StoreError) as exc:
-        print(f"store: {exc}", file=sys.stderr)
+        for problem in getattr(exc, "problems", ()) or (str(exc),):  # one line per bad setting
+            print(f"store: {problem}", file=sys.stderr)
         return 2
     try:
         if args.command == "migrate":

@@ -58,7 +58,7 @@ def open_for_worker(settings: "Settings") -> tuple[Store, str]:
         log.error("%s store: not reachable as this worker starts (%s); serving without it, trying again "
                   "every %g s", backend, exc, RETRY_SECONDS)
         return (ReopeningStore(lambda: open_store(settings), backend, RETRY_SECONDS),
-                settings.patient_hash_key or _CHECKED["patient_hash_key"])
+                settings.patient_hash_key.get_secret_value() or _CHECKED["patient_hash_key"])
 
 
 def patient_hash_key(settings: "Settings", store: Store) -> str:
@@ -66,4 +66,4 @@ def patient_hash_key(settings: "Settings", store: Store) -> str:
     so that all workers and replicas hash a patient the same way."""
     from cds_service.feedback.identity import GENERATED_KEY_NAME, new_key
 
-    return settings.patient_hash_key or store.meta_value(GENERATED_KEY_NAME, new_key())
+    return settings.patient_hash_key.get_secret_value() or store.meta_value(GENERATED_KEY_NAME, new_key())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import kubernetes_validate
@@ -96,7 +95,7 @@ def test_service_hpa_and_pdb_point_at_the_deployment():
 
 
 def test_every_configured_variable_is_a_setting_and_secrets_stay_in_the_secret():
-    known = {f"CDS_{f.name.upper()}" for f in dataclasses.fields(Settings)}
+    known = {f"CDS_{name.upper()}" for name in Settings.model_fields}
     objs = objects()
     config, secret = objs["ConfigMap"]["data"], objs["Secret"]["stringData"]
     assert set(config) <= known, set(config) - known

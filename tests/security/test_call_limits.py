@@ -126,5 +126,5 @@ def test_report_text_is_counted_without_decoding():
 def test_limits_below_one_stop_start_up(setting):
     from cds_service.settings import SettingsError
 
-    with pytest.raises(SettingsError, match=f"{setting}.*at least 1"):
+    with pytest.raises(SettingsError, match=f"{setting}.*must be between 1 and"):
         create_app(make_settings(**{setting: 0}))
