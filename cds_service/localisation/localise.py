@@ -29,6 +29,7 @@ from .model import (
     Localisation, LocFinding, Site,
 )  # fmt: skip
 from .reader import resource_findings
+from ..reading.certainty import Certainty
 
 LIMB_REGION = {"upper": "cervical", "lower": "lumbar"}
 REGION_LIMB = {"cervical": "upper", "lumbar": "lower"}
@@ -38,7 +39,7 @@ _EMG_KIND = {"carpal_tunnel": "carpal-tunnel-syndrome", "ulnar_neuropathy": "uln
              "radial_neuropathy": "radial-neuropathy", "meralgia_paresthetica": "meralgia-paresthetica",
              "polyneuropathy": "polyneuropathy", "plexopathy": "plexopathy"}
 _FINAL = {None, "final", "amended", "corrected", "appended"}
-_NEGATIVE = ("negated", "other")
+_NEGATIVE = (Certainty.NEGATED, Certainty.OTHER)
 
 
 @dataclass
@@ -278,10 +279,10 @@ def localise(o, picture: ClinicalPicture, now: datetime) -> Localisation:
     tallies = _tally(clinical, limb, clinical_side)
     # 1. A final EMG/NCS already shows a peripheral lesion in this limb that fits the present findings,
     #    and no radiculopathy. An old peroneal neuropathy does not explain a new S1 picture.
-    shown = [f for f in edx if f.status in _FINAL and f.certainty == "affirmed" and not f.sites[0].startswith("root:")
+    shown = [f for f in edx if f.status in _FINAL and f.certainty == Certainty.AFFIRMED and not f.sites[0].startswith("root:")
              and (f.limb in (None, limb) or limb is None) and _compatible(f.side, clinical_side)
              and _fits_present(f.sites[0], clinical, tallies)]
-    if shown and not any(f.sites[0].startswith("root:") and f.certainty == "affirmed" for f in edx):
+    if shown and not any(f.sites[0].startswith("root:") and f.certainty == Certainty.AFFIRMED for f in edx):
         cands = tuple(Candidate(Site(*_split(f.sites[0]), side=_side_for(f.sites[0], f.side or clinical_side)),
                                 support=(f,)) for f in shown)
         cands = tuple({c.site.label_key: c for c in cands}.values())
@@ -488,7 +489,7 @@ def _cord_candidates(clinical, imaging, limb) -> tuple[Candidate, ...]:
     # An equivocal cord sign ("equivocal Hoffmann") makes the cord a candidate only beside a cord finding on
     # MRI; a hedged cauda equina sign always counts (missing it costs too much).
     signs = [f for f in clinical if f.sites and all(s.startswith(("cord:", "cauda")) for s in f.sites)
-             and f.certainty not in _NEGATIVE and (f.certainty == "affirmed" or "cauda-equina" in f.sites or cord_mri)]
+             and f.certainty not in _NEGATIVE and (f.certainty == Certainty.AFFIRMED or "cauda-equina" in f.sites or cord_mri)]
     out: dict[str, list] = {}
     arm_signs = set(anatomy().cord.get("cervical", {}).get("arm_signs") or ())
     has_arm = any(_term_of(f) in arm_signs for f in signs)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..reading.dates import PartialDate
 from ..reading.model import Evidence
+from ..reading.certainty import Certainty
 
 #: Modality of a finding: what kind of observation it is.
 SYMPTOM, EXAM, IMAGING, EDX = "symptom", "exam", "imaging", "electrodiagnostic"
@@ -81,7 +82,7 @@ class LocFinding:
     kind: str
     #: What was observed, in clinical words ("thumb and index finger numbness", "EHL 4/5").
     element: str
-    certainty: str = "affirmed"
+    certainty: Certainty = Certainty.AFFIRMED
     #: The anatomy term id ("ehl", "thumb", "spurling"), for text and exam findings.
     term: str | None = None  # affirmed | hedged | negated | other
     trajectory: str | None = None
@@ -127,13 +128,13 @@ class Localisation:
     @property
     def motor_deficit(self) -> bool:
         """Weakness on exam or in the record (a graded 4/5 counts), affirmed."""
-        return any(f.kind == "motor" and f.certainty == "affirmed" and f.modality in (SYMPTOM, EXAM)
+        return any(f.kind == "motor" and f.certainty == Certainty.AFFIRMED and f.modality in (SYMPTOM, EXAM)
                    for f in self.findings)
 
     @property
     def reflex_deficit(self) -> bool:
         """A reduced or absent reflex on exam, affirmed: an objective sign, so the picture is not purely sensory."""
-        return any(f.kind == "reflex" and f.certainty == "affirmed" and (self.limb is None or f.limb in (None, self.limb))
+        return any(f.kind == "reflex" and f.certainty == Certainty.AFFIRMED and (self.limb is None or f.limb in (None, self.limb))
                    for f in self.findings)
 
     @property

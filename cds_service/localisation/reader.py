@@ -29,6 +29,7 @@ from ..reading.text import (
 )
 from .anatomy import anatomy
 from .model import EXAM, SYMPTOM, LocFinding
+from ..reading.certainty import Certainty
 
 _TRAJECTORY = [
     (re.compile(r"\b(?:progressive|progressing|worsening|worse over|getting worse|increasing)\b", re.I), "progressive"),
@@ -89,7 +90,7 @@ def _read_text(text: str) -> tuple[_Hit, ...]:
         s = sentence.text
         if sentence.section == "family history":
             continue
-        mentions = [m for m in lex.terms.mentions(s) if m.certainty != "other"]
+        mentions = [m for m in lex.terms.mentions(s) if m.certainty != Certainty.OTHER]
         if not mentions:
             continue
         trajectory = next((t for rx, t in _TRAJECTORY if rx.search(s)), None)

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from ..valuesets import Concept, ValueSets, canonical_system
 from .attributes import clip
 from .model import CODED, TEXT, Evidence
+from .certainty import Certainty
 
 #: Errors odd but parseable data may raise in the reader: such a resource is skipped and
 #: counted, never allowed to stop the reading of the rest of the record.
@@ -86,7 +87,7 @@ def match_coded(
     return hits
 
 
-def coded_evidence(resource: Any, date: str | None, entry: Concept, coding: Any, certainty: str = "affirmed") -> Evidence:
+def coded_evidence(resource: Any, date: str | None, entry: Concept, coding: Any, certainty: Certainty = Certainty.AFFIRMED) -> Evidence:
     display = getattr(coding, "display", None) or entry.display
     return Evidence(
         resource_type=rtype(resource),

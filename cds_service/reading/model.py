@@ -24,6 +24,7 @@ from functools import cached_property
 from . import memo
 from .dates import PartialDate
 from .levels import level_sort_key
+from .certainty import Certainty
 
 CODED, TEXT = "coded", "text"
 
@@ -44,7 +45,7 @@ class Evidence:
     matched_by: str
     #: Of the matched words: affirmed, hedged, negated, other. Coded facts are affirmed
     #: unless the resource itself says otherwise (verificationStatus provisional -> hedged).
-    certainty: str = "affirmed"
+    certainty: Certainty = Certainty.AFFIRMED
     #: "system|code" for coded evidence.
     code: str | None = None
     #: The value set the code was found in.
@@ -447,8 +448,8 @@ class ClinicalPicture:
     @property
     def mostly_sensory(self) -> bool:
         """Sensory symptoms are recorded and weakness is not (nor a motor red flag)."""
-        sensory = any(s.kind == "sensory" and s.certainty == "affirmed" for s in self.symptoms)
-        weak = any(s.kind == "weakness" and s.certainty == "affirmed" for s in self.symptoms)
+        sensory = any(s.kind == "sensory" and s.certainty == Certainty.AFFIRMED for s in self.symptoms)
+        weak = any(s.kind == "weakness" and s.certainty == Certainty.AFFIRMED for s in self.symptoms)
         return sensory and not weak and not self.red_flags_in("motor-deficit")
 
     def latest_mri(self, region: str | None = None) -> MriReport | None:

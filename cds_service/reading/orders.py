@@ -18,6 +18,7 @@ from .attributes import clip, merge_sides
 from .dates import parse_date
 from .facts import order_reason_facts
 from .model import CODED, TEXT, ConditionFinding, Evidence, OrderInfo, sort_evidence
+from .certainty import Certainty
 
 SPINE_MRI, ELECTRODIAGNOSTIC = "spine-mri", "electrodiagnostic"
 #: An electrodiagnostic study that is not spine work-up (facial, cranial-nerve, laryngeal,
@@ -173,7 +174,7 @@ def _indications(order: DraftOrder, vs: ValueSets) -> tuple[ConditionFinding, ..
                 kind=key,
                 side=merge_sides(*(f.side for f in facts)),
                 subtype=next((f.subtype for f in facts if f.subtype), None),
-                certainty="affirmed" if any(f.certainty == "affirmed" for f in facts) else "hedged",
+                certainty=Certainty.AFFIRMED if any(f.certainty == Certainty.AFFIRMED for f in facts) else Certainty.HEDGED,
                 onset=None,
                 evidence=sort_evidence(f.evidence for f in facts),
                 region=next((f.region for f in facts if f.region), None),

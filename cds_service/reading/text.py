@@ -32,13 +32,13 @@ from bisect import bisect_left, bisect_right
 from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import lexicon as lx
+from .certainty import AFFIRMED, HEDGED, NEGATED, OTHER, Certainty  # noqa: F401  (re-exported: readers import them from here)
 
 #: Longest text read; the rest is ignored and the reading says it was truncated.
 MAX_TEXT_CHARS = 32_000
 #: Longest sentence handed to the patterns; longer runs are cut at a space.
 MAX_SENTENCE_CHARS = 600
 
-AFFIRMED, NEGATED, HEDGED, OTHER = "affirmed", "negated", "hedged", "other"
 
 
 class Sentence(NamedTuple):  # dozens per report: a tuple is cheaper to make than a frozen dataclass
@@ -457,16 +457,16 @@ def _compile(alternatives: Sequence[str]) -> re.Pattern:
 
 
 _BASE_CUES = [
-    ("negated", "pre", lx.NEGATION_PRE),
-    ("negated", "post", lx.NEGATION_POST),
-    ("hedged", "pre", lx.HEDGE_PRE),
-    ("hedged", "post", lx.HEDGE_POST),
+    (NEGATED, "pre", lx.NEGATION_PRE),
+    (NEGATED, "post", lx.NEGATION_POST),
+    (HEDGED, "pre", lx.HEDGE_PRE),
+    (HEDGED, "post", lx.HEDGE_POST),
     ("pseudo", None, [(p, 0) for p in lx.PSEUDO]),
     ("terminator", None, [(p, 0) for p in lx.TERMINATORS]),
 ]
 _EXPERIENCER_CUES = [
-    ("other", "pre", lx.EXPERIENCER_PRE),
-    ("other", "post", lx.EXPERIENCER_POST),
+    (OTHER, "pre", lx.EXPERIENCER_PRE),
+    (OTHER, "post", lx.EXPERIENCER_POST),
 ]
 #: When two cues of equal length overlap, the earlier kind in this list wins.
 _KIND_RANK = {"pseudo": 0, "hedged": 1, "negated": 2, "other": 3, "terminator": 4}

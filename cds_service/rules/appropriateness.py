@@ -27,6 +27,7 @@ from .appropriateness_table import AppropriatenessTable, Background, Clause, Var
 from .common import OrderInput, days_ago, evidence_lines, order_fact, order_region
 from .mri import lbp_premature_card
 from .red_flags import Assessment
+from ..reading.certainty import Certainty
 
 if TYPE_CHECKING:
     from .config import RuleConfig
@@ -84,9 +85,9 @@ def place(o: OrderInput, picture: ClinicalPicture, cfg: "RuleConfig", now: datet
 
 def _pain(picture: ClinicalPicture, now: datetime) -> Pain:
     items = [(p.onset, p.evidence, p.onset_basis) for p in picture.root_problems
-             if p.region in ("lumbar", None) and p.certainty == "affirmed"]
+             if p.region in ("lumbar", None) and p.certainty == Certainty.AFFIRMED]
     items += [(a.onset, a.evidence, "onset") for a in picture.axial_pain
-              if a.region in ("lumbar", None) and a.certainty == "affirmed"]
+              if a.region in ("lumbar", None) and a.certainty == Certainty.AFFIRMED]
     evidence = tuple(e for _, ev, _ in items for e in ev)
     # An undated problem, or one dated only by when it was recorded, may be long-standing: no duration.
     if not items or any(onset is None or basis != "onset" for onset, _, basis in items):

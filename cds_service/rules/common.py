@@ -13,6 +13,7 @@ from ..reading.model import (
     OrderInfo,
     RootProblem,
 )
+from ..reading.certainty import Certainty
 
 #: Which mimic separates from which root, by limb (the article's examples; clinical-codes.md section 5).
 MIMIC_ROOTS = {
@@ -84,7 +85,7 @@ def order_region(o: OrderInput, picture: ClinicalPicture) -> str | None:
 
 def root_problems_in(picture: ClinicalPicture, region: str | None) -> list[RootProblem]:
     return [p for p in picture.root_problems
-            if p.certainty in ("affirmed", "hedged") and (region is None or p.region in (None, region))]
+            if p.certainty in (Certainty.AFFIRMED, Certainty.HEDGED) and (region is None or p.region in (None, region))]
 
 
 def days_ago(d, now: datetime) -> int:

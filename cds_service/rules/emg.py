@@ -30,6 +30,7 @@ from .common import (
 )
 from .config import RuleConfig
 from .prior import emg_fact
+from ..reading.certainty import Certainty
 
 # --- EMG/NCS orders ---------------------------------------------------------------
 
@@ -55,7 +56,7 @@ def _mri_disagreement(mri: MriReport, problems: list[RootProblem]) -> str | None
         return None
     if reading.normal:
         return "the MRI was reported normal despite radicular symptoms"
-    findings = [f for f in reading.findings if f.certainty == "affirmed"]
+    findings = [f for f in reading.findings if f.certainty == Certainty.AFFIRMED]
     sides = {p.side for p in problems if p.side in ("left", "right")}
     finding_sides = {f.side for f in findings if f.side in ("left", "right")}
     if len(sides) == 1 and finding_sides and not (finding_sides & sides) and \
@@ -99,18 +100,18 @@ def _value_reasons(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig,
     # (bilateral carpal tunnel and no root sign), the study simply is the test for it, nothing to separate.
     root_question = bool(problems) or any(c.site.kind == "root" for c in loc.candidates)
     for m in picture.mimics:
-        if m.certainty == "negated" or m.kind not in MIMIC_ROOTS or not root_question:
+        if m.certainty == Certainty.NEGATED or m.kind not in MIMIC_ROOTS or not root_question:
             continue
         mimic_limb, root = MIMIC_ROOTS[m.kind]
         if mimic_limb is None or limb is None or mimic_limb == limb:
             reasons.append({"code": "mimic", "mimic": m.kind, "root": root})
             evidence += m.evidence
-    poly = [m for m in picture.mimics if m.kind == "polyneuropathy" and m.certainty != "negated"]
+    poly = [m for m in picture.mimics if m.kind == "polyneuropathy" and m.certainty != Certainty.NEGATED]
     if (poly or picture.diabetes) and root_question:
         reasons.append({"code": "polyneuropathy-risk", "condition": "polyneuropathy" if poly else "diabetes"})
         evidence += [e for m in poly for e in m.evidence] + list(picture.diabetes.evidence if picture.diabetes else ())
-    weak = [s for s in picture.symptoms if s.kind == "weakness" and s.certainty == "affirmed"]
-    graded = [f for f in loc.findings if f.kind == "motor" and f.certainty == "affirmed"]
+    weak = [s for s in picture.symptoms if s.kind == "weakness" and s.certainty == Certainty.AFFIRMED]
+    graded = [f for f in loc.findings if f.kind == "motor" and f.certainty == Certainty.AFFIRMED]
     if weak or graded:
         # "EHL 4/5" is weakness as much as "weakness of great toe extension" is.
         reasons.append({"code": "weakness", "muscles": list(dict.fromkeys(f.element for f in graded))[:3]})
@@ -177,7 +178,7 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
     # only for a root problem in the order's limb (leg numbness says nothing of an arm study).
     root_candidates = [c for c in loc.candidates if c.site.kind == "root"]
     root_in_question = bool(problems) or bool(root_candidates)
-    weak = loc.motor_deficit or any(s.kind == "weakness" and s.certainty == "affirmed" for s in picture.symptoms)
+    weak = loc.motor_deficit or any(s.kind == "weakness" and s.certainty == Certainty.AFFIRMED for s in picture.symptoms)
     # Sensory or pain findings behind a root candidate ("pain from the neck to the thumb; Spurling positive").
     root_sensory = [f for c in root_candidates for f in c.support if f.kind in ("sensory", "pain") and f.modality == "symptom"]
     # A lost reflex is an objective root sign: the picture is then not "purely sensory".
@@ -187,13 +188,13 @@ def emg_value_cards(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig, no
         little.append({"code": "sensory-only"})
         little_evidence += [e for s in picture.symptoms if s.kind == "sensory" for e in s.evidence]
         little_evidence += [e for f in root_sensory for e in f.evidence]
-    intermittent = [s for s in picture.symptoms if s.kind == "intermittent" and s.certainty == "affirmed"]
+    intermittent = [s for s in picture.symptoms if s.kind == "intermittent" and s.certainty == Certainty.AFFIRMED]
     if intermittent and caveat_holds:
         little.append({"code": "intermittent"})
         little_evidence += [e for s in intermittent for e in s.evidence]
-    limb_symptoms = [s for s in picture.symptoms if s.certainty == "affirmed" and
+    limb_symptoms = [s for s in picture.symptoms if s.certainty == Certainty.AFFIRMED and
                      s.kind in ("sensory", "weakness", "radiating-pain", "limb-pain")]
-    axial = [a for a in picture.axial_pain if a.certainty == "affirmed"]
+    axial = [a for a in picture.axial_pain if a.certainty == Certainty.AFFIRMED]
     if not problems and axial and not limb_symptoms and not picture.mimics and not loc.candidates:
         little.append({"code": "no-limb-symptoms"})
         little_evidence += [e for a in axial for e in a.evidence]

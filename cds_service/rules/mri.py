@@ -24,6 +24,7 @@ from .common import (
 )
 from .config import RuleConfig
 from .emg import clinical_question, mri_reason, question_note
+from ..reading.certainty import Certainty
 
 # --- spine MRI orders ---------------------------------------------------------------
 
@@ -33,9 +34,9 @@ def lbp_premature_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig,
     if order_region(o, picture) not in ("lumbar", None):
         return None
     items = [(p.onset, p.evidence, p.onset_basis) for p in picture.root_problems
-             if p.region in ("lumbar", None) and p.certainty == "affirmed"]
+             if p.region in ("lumbar", None) and p.certainty == Certainty.AFFIRMED]
     items += [(a.onset, a.evidence, "onset") for a in picture.axial_pain
-              if a.region in ("lumbar", None) and a.certainty == "affirmed"]
+              if a.region in ("lumbar", None) and a.certainty == Certainty.AFFIRMED]
     if not items:
         return None
     # An undated back problem, or one dated only by when it was recorded, may be

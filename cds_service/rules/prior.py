@@ -13,6 +13,7 @@ from ..reading.model import (
 )
 from .common import OrderInput, evidence_lines, order_fact, order_region
 from .config import RuleConfig
+from ..reading.certainty import Certainty
 
 # --- prior results ----------------------------------------------------------------------
 
@@ -38,10 +39,10 @@ def emg_fact(emg: EmgReport) -> dict:
     statement at all): then no card shows it as a result.
     """
     r = emg.reading
-    affirmed_roots = [x for x in r.radiculopathies if x.certainty == "affirmed"]
-    affirmed_other = [x for x in r.neuropathies if x.certainty == "affirmed"]
+    affirmed_roots = [x for x in r.radiculopathies if x.certainty == Certainty.AFFIRMED]
+    affirmed_other = [x for x in r.neuropathies if x.certainty == Certainty.AFFIRMED]
     # Stated as possible (not merely "cannot be excluded" / "not assessed by this study").
-    possible = [x for x in (*r.radiculopathies, *r.neuropathies) if x.certainty == "hedged" and not x.not_excluded]
+    possible = [x for x in (*r.radiculopathies, *r.neuropathies) if x.certainty == Certainty.HEDGED and not x.not_excluded]
     normal = bool(r.normal) or (r.normal is None and not affirmed_roots and not affirmed_other and bool(r.negated))
     active = bool(r.active_denervation) or any(x.active for x in affirmed_roots)
     chronic = bool(r.chronic_reinnervation) or any(x.chronic for x in affirmed_roots)
@@ -136,16 +137,16 @@ def prior_mri_card(o: OrderInput, picture: ClinicalPicture, cfg: RuleConfig) -> 
     mri = picture.latest_mri(order_region(o, picture))
     if mri is None or picture.age_years is None or mri.reading.normal or not mri.reading.findings:
         return None
-    affirmed = [f for f in mri.reading.findings if f.certainty == "affirmed"]
+    affirmed = [f for f in mri.reading.findings if f.certainty == Certainty.AFFIRMED]
     # A possible cord or root finding is named too ("possible ..."): the card must not read as "all common".
-    not_common = sorted((f for f in mri.reading.findings if f.certainty in ("affirmed", "hedged")
-                         and not_common_without_symptoms(f) and not (f.certainty == "hedged" and f.kind == "extrusion")),
-                        key=lambda f: (f.certainty != "affirmed", _NOT_COMMON_ORDER.index(f.kind)))
+    not_common = sorted((f for f in mri.reading.findings if f.certainty in (Certainty.AFFIRMED, Certainty.HEDGED)
+                         and not_common_without_symptoms(f) and not (f.certainty == Certainty.HEDGED and f.kind == "extrusion")),
+                        key=lambda f: (f.certainty != Certainty.AFFIRMED, _NOT_COMMON_ORDER.index(f.kind)))
     # The reader scopes "L3-4: bulge. ..." lists: put the level back where the sentence lost it.
     sentences = list(dict.fromkeys(
         (f.sentence if not f.level or re.match(r"^\s*[CTLS]\d", f.sentence) else f"{f.level}: {f.sentence}")
         .rstrip(" ;,")
-        for f in [*affirmed, *(f for f in not_common if f.certainty != "affirmed")]))
+        for f in [*affirmed, *(f for f in not_common if f.certainty != Certainty.AFFIRMED)]))
     if not sentences:
         return None
     levels = list(mri.reading.levels_with_findings)

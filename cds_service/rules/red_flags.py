@@ -32,6 +32,7 @@ from ..reading.red_flags import CATEGORIES
 from . import actions
 from .common import LIMB_REGION, OrderInput, evidence_lines, order_fact, order_region
 from .red_flag_table import CONTEXTS, MRI_CORD, PRIORITIES, SENSORY_LEVEL, Category, Clause, RedFlagTable
+from ..reading.certainty import Certainty
 
 if TYPE_CHECKING:
     from .config import RuleConfig
@@ -88,7 +89,7 @@ class Flag:
     @property
     def shown_on_prior_mri(self) -> bool:
         """A prior MRI's final, affirmed cord finding is among the signs."""
-        return any(s.sign == MRI_CORD and s.certainty == "affirmed" for s in self.signs)
+        return any(s.sign == MRI_CORD and s.certainty == Certainty.AFFIRMED for s in self.signs)
 
     @property
     def progressive(self) -> bool:
@@ -142,7 +143,7 @@ def assess(o: OrderInput, picture: ClinicalPicture, cfg: "RuleConfig", now: date
     raised: dict[str, Flag] = {}
     for cat in table.categories:
         present = {lvl: _current(ctx, cat, [s for s in signs if s.category == cat.name or s.sign in _with_signs(cat)], lvl)
-                   for lvl in ("affirmed", "hedged")}
+                   for lvl in (Certainty.AFFIRMED, Certainty.HEDGED)}
         flag = _raise(ctx, cat, present, raised)
         if flag is not None:
             raised[cat.name] = flag
@@ -197,7 +198,8 @@ def _reclassified(f: RedFlag, table: RedFlagTable) -> list[Sign]:
 
 
 def _certainty(evidence: tuple[Evidence, ...], default: str) -> str:
-    return "affirmed" if any(e.certainty == "affirmed" for e in evidence) else ("hedged" if evidence else default)
+    return Certainty.AFFIRMED if any(e.certainty == Certainty.AFFIRMED for e in evidence) else (
+        Certainty.HEDGED if evidence else default)
 
 
 def _trajectory(evidence: Iterable[Evidence]) -> str | None:
@@ -216,31 +218,31 @@ def _mri_cord_signs(picture: ClinicalPicture) -> list[Sign]:
         mri = next((r for r in picture.mri_reports if region in r.regions), None)
         if mri is None or not mri.text_available:
             continue
-        found = [f for f in mri.reading.findings if f.certainty in ("affirmed", "hedged")
+        found = [f for f in mri.reading.findings if f.certainty in (Certainty.AFFIRMED, Certainty.HEDGED)
                  and (f.level is None or region_of(f.level) == region)]
         compression = [f for f in found if f.kind == "cord_compression"]
         signal = [f for f in found if f.kind == "cord_signal"]
         if not (compression and signal):
             continue
-        hedged = any(f.certainty == "hedged" for f in compression + signal) or mri.status not in _FINAL
+        hedged = any(f.certainty == Certainty.HEDGED for f in compression + signal) or mri.status not in _FINAL
         sentences = list(dict.fromkeys(f.sentence for f in compression + signal))
         evidence = tuple(dataclasses.replace(mri.evidence[0], text=s[:160], matched_by="text",
-                                             certainty="hedged" if hedged else "affirmed")
+                                             certainty=Certainty.HEDGED if hedged else Certainty.AFFIRMED)
                          for s in sentences[:2]) if mri.evidence else ()
         level = next((f.level for f in signal + compression if f.level), None)
-        out.append(Sign("myelopathy", MRI_CORD, "hedged" if hedged else "affirmed", mri.date, evidence, region,
+        out.append(Sign("myelopathy", MRI_CORD, Certainty.HEDGED if hedged else Certainty.AFFIRMED, mri.date, evidence, region,
                         mri=({"date": mri.date.text if mri.date else None, "level": level, "status": mri.status})))
     return out
 
 
 def _sensory_level_signs(picture: ClinicalPicture) -> list[Sign]:
     """A sensory level on the trunk (the localisation reader's cord sign): the thoracic cord."""
-    found = [f for f in picture.localising if f.term == SENSORY_LEVEL and f.certainty in ("affirmed", "hedged")]
+    found = [f for f in picture.localising if f.term == SENSORY_LEVEL and f.certainty in (Certainty.AFFIRMED, Certainty.HEDGED)]
     if not found:
         return []
     evidence = tuple(dict.fromkeys(e for f in found for e in f.evidence))
     onset = min((f.onset for f in found if f.onset), key=lambda d: d.earliest, default=None)
-    return [Sign("myelopathy", SENSORY_LEVEL, _certainty(evidence, "affirmed"), onset, evidence, "thoracic",
+    return [Sign("myelopathy", SENSORY_LEVEL, _certainty(evidence, Certainty.AFFIRMED), onset, evidence, "thoracic",
                  trajectory=_trajectory(evidence))]
 
 
@@ -254,12 +256,12 @@ def _progressive_motor_signs(picture: ClinicalPicture) -> list[Sign]:
     does not make the weakness beside it progressive."""
     out: list[Sign] = []
     for f in picture.localising:
-        if f.kind != "motor" or f.certainty != "affirmed" or f.trajectory != "progressive" or not f.evidence:
+        if f.kind != "motor" or f.certainty != Certainty.AFFIRMED or f.trajectory != "progressive" or not f.evidence:
             continue
         mention = f.element.split()[0].lower() if f.element else ""
         clauses = [c for e in f.evidence for c in re.split(r"[;]|\.\s", e.text) if mention and mention in c.lower()]
         if any(_PROGRESSIVE.search(c) and not _PAIN.search(c) for c in clauses):
-            out.append(Sign("motor-deficit", "progressive-weakness", "affirmed", f.onset, f.evidence,
+            out.append(Sign("motor-deficit", "progressive-weakness", Certainty.AFFIRMED, f.onset, f.evidence,
                             limb=f.limb, side=f.side, trajectory="progressive"))
     return out
 
@@ -270,7 +272,7 @@ def _current(ctx: _Context, cat: Category, signs: list[Sign], level: str) -> dic
     for s in signs:
         if s.sign in cat.not_counted:
             continue
-        if s.certainty != "affirmed" and not (level == "hedged" and s.certainty == "hedged"):
+        if s.certainty != Certainty.AFFIRMED and not (level == "hedged" and s.certainty == Certainty.HEDGED):
             continue
         moving = s.trajectory in ("new", "progressive")
         window = cat.window(s.sign)
@@ -312,12 +314,12 @@ def _explained(loc: Localisation) -> bool:
 
 def _raise(ctx: _Context, cat: Category, present: dict[str, dict[str, Sign]], raised: dict[str, Flag]) -> Flag | None:
     for level, clauses in (("critical", cat.counts_when), ("other", cat.not_critical_when)):
-        used, context = _holds(ctx, clauses, present["affirmed"], raised)
+        used, context = _holds(ctx, clauses, present[Certainty.AFFIRMED], raised)
         if used:
-            return _flag(ctx, cat, level, used, present["affirmed"], context)
-    used, context = _holds(ctx, cat.counts_when + cat.not_critical_when, present["hedged"], raised)
+            return _flag(ctx, cat, level, used, present[Certainty.AFFIRMED], context)
+    used, context = _holds(ctx, cat.counts_when + cat.not_critical_when, present[Certainty.HEDGED], raised)
     if used:
-        return _flag(ctx, cat, "hedged", used, present["hedged"], context)
+        return _flag(ctx, cat, "hedged", used, present[Certainty.HEDGED], context)
     return None
 
 
@@ -344,9 +346,9 @@ def _context(ctx: _Context, name: str, raised: dict[str, Flag]) -> tuple[Evidenc
     """The evidence that context ``name`` holds (at most two items), or None when it does not."""
     p = ctx.picture
     if name == "spine-pain":
-        found = [a for a in p.axial_pain if a.certainty == "affirmed"] + [r for r in p.root_problems if r.certainty == "affirmed"]
+        found = [a for a in p.axial_pain if a.certainty == Certainty.AFFIRMED] + [r for r in p.root_problems if r.certainty == Certainty.AFFIRMED]
     elif name == "lumbar-root-problem":
-        found = [r for r in p.root_problems if r.certainty == "affirmed" and (r.region == "lumbar" or "sciatica" in r.kinds)]
+        found = [r for r in p.root_problems if r.certainty == Certainty.AFFIRMED and (r.region == "lumbar" or "sciatica" in r.kinds)]
     elif name == "neuro-deficit":
         neuro = [f for c, f in raised.items() if c in _NEURO and f.level == "critical"]
         if neuro:
@@ -354,7 +356,7 @@ def _context(ctx: _Context, name: str, raised: dict[str, Flag]) -> tuple[Evidenc
         limb = _unexplained_deficit_limb(ctx)
         if limb is None:
             return None
-        motor = [f for f in ctx.loc_for(limb).findings if f.kind == "motor" and f.certainty == "affirmed"]
+        motor = [f for f in ctx.loc_for(limb).findings if f.kind == "motor" and f.certainty == Certainty.AFFIRMED]
         return tuple(dict.fromkeys(e for f in motor for e in f.evidence))[:2]
     else:
         raise KeyError(name)
@@ -364,7 +366,7 @@ def _context(ctx: _Context, name: str, raised: dict[str, Flag]) -> tuple[Evidenc
 def _unexplained_deficit_limb(ctx: _Context) -> str | None:
     """A limb with an affirmed weakness on exam that no peripheral lesion explains (the order's limb first)."""
     limbs = [ctx.loc.limb] + sorted({f.limb for f in ctx.picture.localising if f.kind == "motor" and f.limb
-                                     and f.certainty == "affirmed" and f.modality in (SYMPTOM, EXAM)} - {ctx.loc.limb})
+                                     and f.certainty == Certainty.AFFIRMED and f.modality in (SYMPTOM, EXAM)} - {ctx.loc.limb})
     for limb in limbs:
         if limb is None:
             continue
@@ -420,8 +422,8 @@ def _region_from(ctx: _Context, source: str, signs: tuple[Sign, ...]) -> str | N
         limb = _unexplained_deficit_limb(ctx)
         return LIMB_REGION.get(limb or "")
     if source == "spine-pain":
-        regions = {a.region for a in p.axial_pain if a.region and a.certainty == "affirmed"}
-        regions |= {r.region for r in p.root_problems if r.region and r.certainty == "affirmed"}
+        regions = {a.region for a in p.axial_pain if a.region and a.certainty == Certainty.AFFIRMED}
+        regions |= {r.region for r in p.root_problems if r.region and r.certainty == Certainty.AFFIRMED}
         return next(iter(regions)) if len(regions) == 1 else None
     if source == "order":
         return order_region(ctx.o, p)
