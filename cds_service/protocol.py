@@ -86,7 +86,9 @@ class BundleField(fields.Dict):
         return value
 
 
-class _ContextBase(Schema):
+class _PatientContext(Schema):
+    """The context every hook here shares: who is looking, at which patient, in which encounter."""
+
     # Hooks may gain context fields in later versions: keep unknown ones.
     class Meta:
         unknown = INCLUDE
@@ -94,6 +96,9 @@ class _ContextBase(Schema):
     userId = fields.String(required=True, validate=validate.Length(min=1, max=256))
     patientId = fields.String(required=True, validate=_fhir_id)
     encounterId = fields.String(validate=_fhir_id, allow_none=True)
+
+
+class _ContextBase(_PatientContext):
     draftOrders = BundleField(required=True)
 
 
@@ -109,15 +114,8 @@ class OrderSignContextSchema(_ContextBase):
     pass
 
 
-class PatientViewContextSchema(Schema):
+class PatientViewContextSchema(_PatientContext):
     """patient-view 1.0: the user and the patient being viewed (no product service uses it; the tests' one does)."""
-
-    class Meta:
-        unknown = INCLUDE
-
-    userId = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    patientId = fields.String(required=True, validate=_fhir_id)
-    encounterId = fields.String(validate=_fhir_id, allow_none=True)
 
 
 @dataclass(frozen=True)

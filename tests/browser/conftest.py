@@ -8,6 +8,7 @@ profile. Without it they skip, saying why, unless CDS_TEST_REQUIRE_BROWSER=1
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -97,19 +98,21 @@ class PageProblems:
             self.items.append(f"console: {message.text}")
 
 
-@pytest.fixture
-def open_console(browser):
-    """A function that opens the console of a service in a fresh context and waits for start-up."""
+@contextlib.contextmanager
+def page_opener(browser, viewport: dict):
+    """A function that opens a URL in a fresh context, checks the answer and waits for the page's
+    start-up; on exit every context is closed and no page may have reported a problem."""
     contexts = []
     problems: list[PageProblems] = []
 
-    def _open(base: str):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
+    def _open(url: str):
+        context = browser.new_context(viewport=viewport, locale="en-GB")
         context.set_default_timeout(STEP_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
         problems.append(PageProblems(page))
-        page.goto(base + "/")
+        reply = page.goto(url)
+        assert reply is not None and reply.status == 200, url
         page.locator("body[data-ready=true]").wait_for()
         return page
 
@@ -118,3 +121,10 @@ def open_console(browser):
         context.close()
     seen = [item for p in problems for item in p.items]
     assert not seen, f"the page reported problems: {seen}"
+
+
+@pytest.fixture
+def open_console(browser):
+    """A function that opens the console of a service in a fresh context and waits for start-up."""
+    with page_opener(browser, {"width": 1400, "height": 1000}) as open_url:
+        yield lambda base: open_url(base + "/")

@@ -39,6 +39,17 @@ def _accept(select, kind: str):
     return card, suggestion
 
 
+
+def _accept_one(page, kind: str, action_type: str):
+    """Fire order-select, accept the ``kind`` card's suggestion of one ``action_type`` action:
+    (the drafts sent before, that action)."""
+    select = _fire(page, "order-select")
+    before, _ = _raw(select)
+    _, suggestion = _accept(select, kind)
+    [action] = suggestion["actions"]
+    assert action["type"] == action_type
+    return before, action
+
 def test_accepting_a_replacement_deletes_the_emg_and_creates_the_mri(open_console, console_service, demo_catalog):
     """Myelopathy on an arm EMG: "Replace with an urgent cervical MRI" (delete + create)."""
     expect = _expect()
@@ -78,11 +89,7 @@ def test_accepting_an_added_order_creates_it_and_the_card_does_not_return(open_c
     expect = _expect()
     page, patient = _open(open_console, console_service, demo_catalog, "demo-normal-mri-1")
     assert "edx-may-answer-mri-question" in patient["expected"]["order-sign"]
-    select = _fire(page, "order-select")
-    before, _ = _raw(select)
-    _, suggestion = _accept(select, "edx-may-answer-mri-question")
-    [create] = suggestion["actions"]
-    assert create["type"] == "create"
+    before, create = _accept_one(page, "edx-may-answer-mri-question", "create")
     emg = f"ServiceRequest/{create['resource']['id']}"
     orders = page.get_by_role("list", name="Draft orders", exact=True)
     expect(orders.locator("li")).to_have_count(len(_drafts(before)) + 1)
@@ -100,11 +107,7 @@ def test_accepting_an_update_replaces_the_order_sent_on_sign(open_console, conso
     """An ulnar EMG: "Add the clinical question to the order" (update of the same resource)."""
     expect = _expect()
     page, patient = _open(open_console, console_service, demo_catalog, "demo-ulnar-1")
-    select = _fire(page, "order-select")
-    before, _ = _raw(select)
-    _, suggestion = _accept(select, "emg-adds-value")
-    [update] = suggestion["actions"]
-    assert update["type"] == "update"
+    before, update = _accept_one(page, "emg-adds-value", "update")
     ref = f"ServiceRequest/{update['resource']['id']}"
     assert _drafts(before)[ref] != update["resource"]
     orders = page.get_by_role("list", name="Draft orders", exact=True)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.browser.conftest import ARTIFACTS, STEP_TIMEOUT_MS, PageProblems
+from tests.browser.conftest import ARTIFACTS, page_opener
 
 pytestmark = pytest.mark.e2e
 
@@ -40,24 +40,8 @@ def _card_link(base: str, patient: str, hook: str, kind: str) -> str:
 
 @pytest.fixture
 def open_page(browser):
-    contexts, problems = [], []
-
-    def _open(url: str):
-        context = browser.new_context(viewport={"width": 1000, "height": 900}, locale="en-GB")
-        context.set_default_timeout(STEP_TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        problems.append(PageProblems(page))
-        reply = page.goto(url)
-        assert reply is not None and reply.status == 200
-        page.locator("body[data-ready=true]").wait_for()
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-    seen = [item for p in problems for item in p.items]
-    assert not seen, f"the page reported problems: {seen}"
+    with page_opener(browser, {"width": 1000, "height": 900}) as open_url:
+        yield open_url
 
 
 def test_the_card_link_opens_the_explainer_with_every_section_and_it_prints_without_the_nav(
