@@ -12,10 +12,10 @@ from datetime import datetime
 
 from .cardbuilder import CardSpec
 from .handlers import Advice, Handler, HookCall
-from .orders import DraftOrder, extract_orders, is_selected
+from .draft_orders import DraftOrder, extract_orders, is_selected
 from .reading import classify_order, read_record
 from .reading.model import OrderInfo
-from .reading.orders import ELECTRODIAGNOSTIC, is_edx_not_spine
+from .reading.order_kinds import ELECTRODIAGNOSTIC, is_edx_not_spine
 from .record import PatientRecord
 from .registry import ServiceDefinition
 from .rules.config import RuleConfig

@@ -21,7 +21,7 @@ from .settings import Settings, SettingsError
 
 class _ExactPathMap(Map):
     """URL map that never redirects ``//x`` to ``/x``: Werkzeug's redirect takes the host from the
-    request's ``Host`` header, so a doubled-slash path would be an open redirect (issue 17)."""
+    request's ``Host`` header, so a doubled-slash path would be an open redirect."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs["merge_slashes"] = False
@@ -65,13 +65,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     register_error_handlers(app)  # the one place errors become responses (errors.py)
     # Card templates first: the card policy counts by kind and never suppresses a critical one.
     cards = CardLibrary(settings.cards_dir)
-    # --- feedback store and operations (issue 7) --------------------------------
+    # --- feedback store and operations --------------------------------
     # The store (issued cards, feedback, suppression; on PostgreSQL also the JWT
     # replay cache shared by replicas), the card policy, JSON logs, metrics,
     # /readyz. Before security.init_app, so request ids and timing wrap
     # authentication too.
     operations = init_operations(app, settings, cards)
-    # --- end of issue 7 block ------------------------------------------------------
     # The engine, built once with its policy and metrics.
     engine = load_engine(settings, policy=operations.policy, metrics=operations.metrics, cards=cards)
     app.extensions["cds_engine"] = engine

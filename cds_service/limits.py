@@ -1,4 +1,4 @@
-"""Bounds on the work one hook call may ask for (issue 17, "unbounded work per call").
+"""Bounds on the work one hook call may ask for.
 
 A body within ``max_body_bytes`` could still hold 30,000 draft orders (one card each, past
 gunicorn's timeout) or thousands of resources under one prefetch key. These checks run on

@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     cors_allow_private_network: Flag = False
     log_level: Annotated[LogLevel, BeforeValidator(_log_level)] = "INFO"
 
-    # --- work per call (issue 17): over a limit, 413 naming it -------------------
+    # --- work per call: over a limit, 413 naming it -------------------
     #: Draft orders (and order-select selections) in one call.
     max_draft_orders: int = _between(50, 1, 10_000)
     #: Resources in one prefetch key's Bundle.
@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     #: Characters of free text whose readings each worker keeps in memory (reading/memo.py); 0: off.
     text_cache_chars: int = _between(2_000_000, 0, GIB)
 
-    # --- FHIR access (issue 3) --------------------------------------------------
+    # --- FHIR access --------------------------------------------------
     #: Base URLs a token may be sent to; a fhirServer outside it gets no request.
     #: Matched exactly after normalisation (scheme and host case, default port,
     #: trailing slash), so a fhirServer on another path of an allowed host is refused.
@@ -213,7 +213,7 @@ class Settings(BaseSettings):
     #: Bundle entries all FHIR responses of one hook call may total (call-entry-budget past it).
     fhir_call_max_entries: int = _between(5000, 1, 10_000_000)
 
-    # --- security (issue 6) ----------------------------------------------------
+    # --- security ----------------------------------------------------
     #: Local demos only: accept calls without a JWT (logs a warning on every call).
     auth_disabled: Flag = False
     #: Also require a JWT on GET /cds-services (the spec says every call).
@@ -254,7 +254,7 @@ class Settings(BaseSettings):
     #: Python code walking the body could hit its recursion limit).
     json_max_depth: int = _between(64, 1, 256)
 
-    # --- feedback store and operations (issue 7) ---------------------------------
+    # --- feedback store and operations ---------------------------------
     #: Embedded store (SQLite, WAL): issued cards and feedback, shared by the
     #: workers of one host; a relative path is taken from content_dir.
     store_path: Path = Path("var/cds-store.sqlite3")
@@ -280,18 +280,18 @@ class Settings(BaseSettings):
     #: One JSON object per log line on stderr (false: plain text lines).
     log_json: Flag = True
 
-    # --- demo patients (issue 8) -------------------------------------------------
+    # --- demo patients -------------------------------------------------
     #: Serve the synthetic demo patients and their ready hook requests under
     #: /demo (no JWT: the data is invented). Local demos and integration tests.
     demo_enabled: Flag = False
 
-    # --- card console (issue 8) ----------------------------------------------------
+    # --- card console ----------------------------------------------------
     #: Serve the browser console at GET / (static page, no JWT; its hook calls
     #: go to the public endpoints and get 401 unless auth is off or a JWT is given).
     #: Off by default (public by default is not a production default); `make run` turns it on.
     console_enabled: Flag = False
 
-    # --- patient explainers (issue 18) -------------------------------------------------
+    # --- patient explainers -------------------------------------------------
     #: Serve the patient pages of cards/_patient/ at GET /patient/<name> (no patient data, no JWT), and
     #: link the EMG/NCS cards to them. On by default: the cards link to them.
     explainer_enabled: Flag = True

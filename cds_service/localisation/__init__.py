@@ -27,7 +27,7 @@ def localise_request(engine: Any, body: dict, now: datetime) -> list[dict]:
     """
     from .. import advice
     from ..fhir import gather_record
-    from ..orders import extract_orders
+    from ..draft_orders import extract_orders
     from ..protocol import validate_hook_request
     from ..reading import memo, read_record
     from .localise import localise

@@ -75,7 +75,7 @@ class Operations:
         :raise StoreUnavailable: if the store cannot take them (nothing is half-stored; re-posting is safe).
         """
         # Bound to the calling client: feedback about a card issued to another client (or never
-        # issued) is not stored and changes nothing (issue 17).
+        # issued) is not stored and changes nothing.
         scope = client_scope()
         outcomes = [to_outcome(service_id, item, now, scope) for item in items]
         try:
@@ -108,7 +108,7 @@ class Operations:
         """
         lower, upper = day_bounds(start, end)
         try:
-            # The calling client's own figures only (issue 17).
+            # The calling client's own figures only.
             counts = self.store.summary(service_id, lower, upper, self.feedback_config.summary_top_reasons,
                                         client_scope())
         except StoreError as exc:

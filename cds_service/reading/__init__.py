@@ -43,8 +43,8 @@ from .model import (
     Symptom,
 )
 from .mri_text import read_mri_text
-from .orders import ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, classify_order
-from .policy import DEFAULT_POLICY, ReadingPolicy
+from .order_kinds import ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, classify_order
+from .thresholds import DEFAULT_THRESHOLDS, ReadingThresholds
 from .reports import REPORT_VALUESETS, read_reports
 from .mri_safety import PREGNANCY_TEST_VALUESET, neurostimulators, pregnancy
 from .safety import LAB_VALUESETS, TEMPERATURE_VALUESET, cardiac_devices, fever_readings, labs, medications
@@ -52,7 +52,7 @@ from .safety import LAB_VALUESETS, TEMPERATURE_VALUESET, cardiac_devices, fever_
 __all__ = [
     "ELECTRODIAGNOSTIC", "SPINE_MRI", "CardiacDevice", "ClinicalPicture", "ConditionFinding", "EmgNeuropathy",
     "EmgRadiculopathy", "EmgReading", "EmgReport", "Evidence", "LabValue", "Medication", "MriFinding",
-    "MriReading", "MriReport", "OrderInfo", "ReadingPolicy", "RedFlag", "RootProblem", "Symptom",
+    "MriReading", "MriReport", "OrderInfo", "ReadingThresholds", "RedFlag", "RootProblem", "Symptom",
     "check_valuesets", "classify_order", "read_emg_text", "read_mri_text", "read_record", "REQUIRED_VALUESETS",
 ]  # fmt: skip
 
@@ -71,11 +71,11 @@ REQUIRED_VALUESETS = frozenset(
 )
 
 
-def _localising(record: PatientRecord, now: datetime, policy: ReadingPolicy, skipped) -> tuple:
+def _localising(record: PatientRecord, now: datetime, thresholds: ReadingThresholds, skipped) -> tuple:
     from ..localisation.reader import record_findings  # here: the localisation package imports this one
 
     try:
-        return record_findings(record, now, policy.observation_lookback_days)
+        return record_findings(record, now, thresholds.observation_lookback_days)
     except ODD_DATA as exc:
         skipped("Condition or Observation", exc)
         return ()
@@ -102,7 +102,7 @@ def check_valuesets(vs: ValueSets) -> None:
 
 
 def read_record(
-    record: PatientRecord, vs: ValueSets, now: datetime, policy: ReadingPolicy = DEFAULT_POLICY
+    record: PatientRecord, vs: ValueSets, now: datetime, thresholds: ReadingThresholds = DEFAULT_THRESHOLDS
 ) -> ClinicalPicture:
     """Everything the card rules need from ``record``, as of ``now`` (timezone-aware).
 
@@ -133,13 +133,13 @@ def read_record(
             skipped("Condition", exc)
     for obs in record.observations:
         try:
-            facts.extend(observation_facts(obs, vs, now, policy.observation_lookback_days))
+            facts.extend(observation_facts(obs, vs, now, thresholds.observation_lookback_days))
         except ODD_DATA as exc:
             skipped("Observation", exc)
     # The same odd Observation must not count twice: fever, labs and pregnancy tests re-read only the coded ones.
     quiet = lambda *_: None  # noqa: E731
     coded = _coded_observations(record.observations, vs)
-    facts.extend(fever_readings(coded, vs, now, policy, quiet))
+    facts.extend(fever_readings(coded, vs, now, thresholds, quiet))
     inr, platelets, egfr = labs(coded, vs, quiet)
     mri_reports, emg_reports = read_reports(record.diagnostic_reports, vs, skipped)
     anticoagulants, antiplatelets = medications(record.medication_requests, facts, vs, skipped)
@@ -149,7 +149,7 @@ def read_record(
     return ClinicalPicture(
         age_years=age_in_years(birth, now),
         sex=sex if isinstance(sex, str) else None,
-        red_flags=red_flags(facts, now, policy),
+        red_flags=red_flags(facts, now, thresholds),
         root_problems=root_problems(facts, now),
         axial_pain=condition_findings(facts, ("axial-pain",), by_region=True),
         mimics=condition_findings(facts, MIMIC_KINDS),
@@ -169,7 +169,7 @@ def read_record(
         pregnancy=pregnancy(facts, coded, vs, quiet),
         neurostimulators=neurostimulators(record.devices, facts, quiet),  # an odd Device counts once (cardiac_devices)
         unread_resources=unread[0],
-        localising=_localising(record, now, policy, skipped),
+        localising=_localising(record, now, thresholds, skipped),
         data_gaps=tuple(g.key for g in record.gaps),
         entries=LazyEntries(lambda: record_entries(record.conditions, record.medication_requests, birth, quiet)),  # counted above
     )

@@ -483,7 +483,7 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
     "babinski_sign": [r"babinski(?:'?s)?(?: sign)?", r"upgoing (?:toes?|plantars?)", r"extensor plantar (?:response|reflex)s?"],
     "lhermitte_sign": [r"lhermitte'?s?(?: sign| phenomenon)?"],
     # infection
-    # A written temperature at or above 38.0 C / 100.4 F (reading.policy fever_celsius, the coded threshold).
+    # A written temperature at or above 38.0 C / 100.4 F (reading.thresholds fever_celsius, the coded threshold).
     "fever": [r"fevers?", r"febrile", r"pyrexia",
               r"(?:temperature|temp|t) (?:of |is |was )?(?:3[89]|4[0-2])(?:[.,]\d)? ?(?:°|degrees )?c(?:elsius)?\b",
               r"(?:temperature|temp|t) (?:of |is |was )?(?:100[.,][4-9]|10[1-6](?:[.,]\d)?) ?(?:°|degrees )?f(?:ahrenheit)?\b"],

@@ -11,7 +11,7 @@ What the reader keeps:
 - cancer: current and past (a resolved cancer Condition or a Z85 code is a cancer *history*, which the
   rules weigh); a cancer code that is also a non-melanoma skin cancer (value set
   ``non-melanoma-skin-cancer``) is kept as the sign ``non-melanoma-skin-cancer``, which never counts;
-- trauma: current facts, and past ones within the policy's recent-trauma window (a healed fracture
+- trauma: current facts, and past ones within the recent-trauma window (thresholds.py) (a healed fracture
   years ago is not a finding); an osteoporotic or collapsed vertebra (value-set subtype ``fragility``)
   is the sign ``fragility-fracture``.
 """
@@ -25,7 +25,7 @@ from .attributes import merge_sides
 from .dates import PartialDate
 from .facts import Fact
 from .model import RedFlag, sort_evidence
-from .policy import ReadingPolicy
+from .thresholds import ReadingThresholds
 from .text import AFFIRMED, HEDGED
 
 #: Fact key -> red-flag category. The sign is the fact key, refined by a value-set subtype
@@ -73,7 +73,7 @@ _NON_MELANOMA = "non-melanoma-skin-cancer"
 _CERTAINTY_RANK = {AFFIRMED: 0, HEDGED: 1}
 
 
-def red_flags(facts: list[Fact], now: datetime, policy: ReadingPolicy) -> tuple[RedFlag, ...]:
+def red_flags(facts: list[Fact], now: datetime, thresholds: ReadingThresholds) -> tuple[RedFlag, ...]:
     """Red-flag signs the record states, grouped by category and sign (see the module's docstring)."""
     skin = {(f.evidence.resource_type, f.evidence.resource_id, f.evidence.code) for f in facts if f.key == _NON_MELANOMA}
     groups: dict[tuple[str, str], list[Fact]] = {}
@@ -82,7 +82,7 @@ def red_flags(facts: list[Fact], now: datetime, policy: ReadingPolicy) -> tuple[
         if category is None:
             continue
         if category == "trauma":
-            if not (f.current or _recent(f.onset, now, policy.recent_trauma_days)):
+            if not (f.current or _recent(f.onset, now, thresholds.recent_trauma_days)):
                 continue
         elif category != "cancer" and not f.current:
             continue
@@ -91,7 +91,7 @@ def red_flags(facts: list[Fact], now: datetime, policy: ReadingPolicy) -> tuple[
     out = []
     for (category, sign), group in groups.items():
         onset = _earliest(group)
-        window = _window(category, policy)
+        window = _window(category, thresholds)
         recents = [_recent(f.onset, now, window) for f in group]
         regions = {f.region for f in group if f.region}
         limbs = {f.limb for f in group if f.limb}
@@ -123,12 +123,12 @@ def _sign(f: Fact, skin: set) -> str:
     return f.key
 
 
-def _window(category: str, policy: ReadingPolicy) -> int | None:
+def _window(category: str, thresholds: ReadingThresholds) -> int | None:
     return {
-        "trauma": policy.recent_trauma_days,
-        "infection": policy.recent_fever_days,
-        "cauda-equina": policy.recent_neuro_days,
-        "motor-deficit": policy.recent_neuro_days,
+        "trauma": thresholds.recent_trauma_days,
+        "infection": thresholds.recent_fever_days,
+        "cauda-equina": thresholds.recent_neuro_days,
+        "motor-deficit": thresholds.recent_neuro_days,
     }.get(category)
 
 

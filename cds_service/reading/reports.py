@@ -17,7 +17,7 @@ from .attributes import clip
 from .dates import PartialDate, choice_date, parse_date
 from .fhir_access import ODD_DATA, as_list, attachment_text, coded_evidence, codings, concept_text, match_coded, rid, rtype
 from .model import TEXT, EmgReport, Evidence, MriReport
-from .orders import EDX_NOT_SPINE, ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, kind_from_text, names_edx_not_spine, regions_from_text
+from .order_kinds import EDX_NOT_SPINE, ELECTRODIAGNOSTIC, ORDER_VALUESETS, SPINE_MRI, kind_from_text, names_edx_not_spine, regions_from_text
 
 _SKIP_STATUS = {"entered-in-error", "cancelled"}
 REPORT_VALUESETS = ("report-electrodiagnostic", "report-generic-imaging")

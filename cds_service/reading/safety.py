@@ -13,7 +13,7 @@ from .dates import PartialDate, choice_date, parse_date
 from .facts import Fact
 from .fhir_access import ODD_DATA, as_list, coded_evidence, concept_text, match_coded, quantity, rid, rtype
 from .model import TEXT, CardiacDevice, Evidence, LabValue, Medication, sort_evidence
-from .policy import ReadingPolicy
+from .thresholds import ReadingThresholds
 from .text import AFFIRMED, CLINICAL, compile_terms, normalise
 
 #: MedicationRequest statuses that mean the drug is (or is about to be) taken.
@@ -134,8 +134,8 @@ def _device_kind_from_text(text: str) -> str | None:
 TEMPERATURE_VALUESET = "body-temperature"
 
 
-def fever_readings(observations: list[Any], vs: ValueSets, now: datetime, policy: ReadingPolicy, skipped: Skipped) -> list[Fact]:
-    """Fever facts from body temperatures at or above the policy threshold, recent and dated."""
+def fever_readings(observations: list[Any], vs: ValueSets, now: datetime, thresholds: ReadingThresholds, skipped: Skipped) -> list[Fact]:
+    """Fever facts from body temperatures at or above the fever threshold, recent and dated."""
     out: list[Fact] = []
 
     def read(obs: Any) -> None:
@@ -146,10 +146,10 @@ def fever_readings(observations: list[Any], vs: ValueSets, now: datetime, policy
             return
         q = quantity(getattr(obs, "valueQuantity", None))
         when = choice_date(obs, "effective") or parse_date(getattr(obs, "issued", None))
-        if q is None or when is None or when.days_before(now)[0] > policy.recent_fever_days:
+        if q is None or when is None or when.days_before(now)[0] > thresholds.recent_fever_days:
             return
         celsius = _celsius(*q)
-        if celsius is None or celsius < policy.fever_celsius:
+        if celsius is None or celsius < thresholds.fever_celsius:
             return
         _, entry, coding = hits[0]
         ev = coded_evidence(obs, when.text, entry, coding)

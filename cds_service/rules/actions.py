@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import uuid
 
-from ..orders import DraftOrder
+from ..draft_orders import DraftOrder
 from .config import Orderable
 
 

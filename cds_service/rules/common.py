@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from ..orders import DraftOrder
+from ..draft_orders import DraftOrder
 from ..reading.model import (
     ClinicalPicture,
     Evidence,

@@ -12,7 +12,7 @@ from ..reading.model import ClinicalPicture, ConditionFinding
 from .common import OrderInput, evidence_lines, order_fact
 from .pretest_table import PretestTable, days_since, is_below, within_days
 
-#: Contrast values (reading.orders) that mean gadolinium is given.
+#: Contrast values (reading.order_kinds) that mean gadolinium is given.
 CONTRAST = frozenset({"with", "without-and-with"})
 #: Cardiac device kinds whose MR conditions must be checked (an "other cardiac implant" -- a graft -- is not one).
 MR_DEVICES = frozenset({"pacemaker", "defibrillator"})

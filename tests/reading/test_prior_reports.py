@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cds_service import advice
-from cds_service.orders import read_order
+from cds_service.draft_orders import read_order
 from cds_service.pipeline import call_service
 from cds_service.reading import classify_order, read_emg_text
 from cds_service.reading.lexicon import EMG_MIMICS

@@ -1,17 +1,17 @@
 """A temperature written in a note is a fever from the same threshold as a coded one.
 
 The lexicon spells the written threshold out in its pattern (38.0 C / 100.4 F); the coded reading takes
-it from ``ReadingPolicy.fever_celsius``. This holds them together: moving one without the other fails.
+it from ``ReadingThresholds.fever_celsius``. This holds them together: moving one without the other fails.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from cds_service.reading.policy import ReadingPolicy
+from cds_service.reading.thresholds import ReadingThresholds
 from cds_service.reading.text import CLINICAL
 
-THRESHOLD_C = ReadingPolicy().fever_celsius
+THRESHOLD_C = ReadingThresholds().fever_celsius
 
 
 def _fahrenheit(c: float) -> float:

@@ -17,7 +17,7 @@ import yaml
 from cds_service import advice
 from cds_service.fhir import gather_record
 from cds_service.localisation.localise import localise
-from cds_service.orders import extract_orders
+from cds_service.draft_orders import extract_orders
 from cds_service.pipeline import call_service
 from cds_service.protocol import CardResponseSchema, validate_hook_request
 from cds_service.reading import read_record

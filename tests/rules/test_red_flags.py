@@ -15,7 +15,7 @@ import pytest
 from cds_service import advice
 from cds_service.fhir import gather_record
 from cds_service.localisation.localise import localise
-from cds_service.orders import extract_orders
+from cds_service.draft_orders import extract_orders
 from cds_service.protocol import validate_hook_request
 from cds_service.reading import read_record
 from cds_service.rules.red_flags import assess, hedged_flag_card, red_flag_card

@@ -1,4 +1,4 @@
-from cds_service.orders import extract_orders
+from cds_service.draft_orders import extract_orders
 from tests.support.builders import bundle, service_request
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.orders import read_order
+from cds_service.draft_orders import read_order
 from cds_service.reading import ELECTRODIAGNOSTIC, SPINE_MRI, classify_order
 
 from .fhir import CPT, LOINC, SCT

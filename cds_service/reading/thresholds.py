@@ -1,6 +1,6 @@
 """Time windows and thresholds the reader applies, in one reviewable place.
 
-The app may build a ReadingPolicy from settings; the defaults below are the
+The app may build a ReadingThresholds from settings; the defaults below are the
 reader's own and each says where it comes from.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ReadingPolicy:
+class ReadingThresholds:
     #: "Recent significant trauma" (ACP/APS 2007 red-flag table gives no number; 90 days is
     #: the window the cards treat as recent -- a clinical choice to review).
     recent_trauma_days: int = 90
@@ -26,4 +26,4 @@ class ReadingPolicy:
     # a value must be for a note is the pre-test table's (config/guidelines/pretest.yaml).
 
 
-DEFAULT_POLICY = ReadingPolicy()
+DEFAULT_THRESHOLDS = ReadingThresholds()

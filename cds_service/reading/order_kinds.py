@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..orders import DraftOrder
+from ..draft_orders import DraftOrder
 from ..valuesets import ValueSets, canonical_system
 from . import lexicon as lx
 from .attributes import clip, merge_sides
