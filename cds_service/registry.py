@@ -20,6 +20,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from .errors import ServiceNotFound
 from .handlers import Handler, HandlerError, resolve_handler
 from .protocol import HOOKS
+from .record import RECORD_TYPES
 
 #: Hooks this engine knows how to validate and answer, with the version of each hook's published
 #: definition (cds-hooks.org hook pages), from the hook table of ``protocol`` (each hook's context schema).
@@ -125,6 +126,16 @@ def _prefetch(value: Any, sets: dict[str, dict[str, dict]]) -> dict[str, dict]:
         raise ValidationError({"prefetch": exc.messages}) from None
 
 
+def _usage(text: str | None) -> str | None:
+    """The service's usageRequirements on one line, ``{record_types}`` filled from ``RECORD_TYPES``
+    (a type the record reads is named to the EHR without editing every service file)."""
+    if not text:
+        return None
+    types = [t for t in RECORD_TYPES if t != "Patient"]
+    words = ", ".join(types[:-1]) + " and " + types[-1] if len(types) > 1 else "".join(types)
+    return " ".join(text.replace("{record_types}", words).split())
+
+
 def _handler(name: str, hook: str, path: Path) -> Handler:
     """The handler named in ``path``, checked to answer ``hook``."""
     try:
@@ -164,7 +175,7 @@ def load_definitions(hooks_dir: Path) -> tuple[ServiceDefinition, ...]:
             hook=data["hook"],
             title=data["title"],
             description=" ".join(data["description"].split()),
-            usage_requirements=" ".join(data["usageRequirements"].split()) if data["usageRequirements"] else None,
+            usage_requirements=_usage(data["usageRequirements"]),
             order_kinds=tuple(data["triggers"]["order_kinds"]) if data["triggers"] else (),
             prefetch=tuple(
                 PrefetchTemplate(key=k, query=v["query"], essential=v["essential"]) for k, v in prefetch.items()

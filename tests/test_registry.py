@@ -106,3 +106,14 @@ def test_an_inline_prefetch_still_works(tmp_path):
 def test_no_definitions_fails(tmp_path):
     with pytest.raises(DefinitionError):
         load_definitions(tmp_path)
+
+
+def test_usage_requirements_name_the_record_types_from_the_one_table(monkeypatch):
+    """A resource type added to RECORD_TYPES is named to the EHR without editing each service file."""
+    from cds_service import record
+
+    monkeypatch.setitem(record.RECORD_TYPES, "AllergyIntolerance",
+                        record.RecordType("allergies", "patient", ("allergies",)))
+    for d in load_definitions(HOOKS):
+        assert "{record_types}" not in d.usage_requirements
+        assert "DiagnosticReport and AllergyIntolerance resources" in d.usage_requirements, d.usage_requirements
