@@ -19,44 +19,43 @@ What the reader keeps:
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Iterable
+
+import yaml
 
 from .attributes import merge_sides
 from .dates import PartialDate
-from .facts import Fact
+from .facts import CONCEPTS, Fact
 from .model import RedFlag, sort_evidence
 from .thresholds import ReadingThresholds
 from .text import AFFIRMED, HEDGED
 
+#: The red-flag table. Each sign is written once, in the category whose clauses name it; the reader
+#: takes the category from there (the rules load the same file at start-up and check they agree).
+RED_FLAG_TABLE = Path(__file__).resolve().parents[2] / "config" / "guidelines" / "red-flags.yaml"
+#: The table's ``with:`` contexts, which are not signs.
+CONTEXTS = frozenset({"spine-pain", "neuro-deficit", "lumbar-root-problem"})
+
+
+def table_categories(data: dict) -> dict[str, str]:
+    """Sign -> category, from a red-flag table's clauses (``counts_when``, ``not_critical_when``)."""
+    out: dict[str, str] = {}
+    for category, entry in (data.get("categories") or {}).items():
+        for key in ("counts_when", "not_critical_when"):
+            for clause in (entry or {}).get(key) or ():
+                for sign in [*(clause.get("any") or ()), *(clause.get("with") or ())]:
+                    if sign not in CONTEXTS:
+                        out.setdefault(sign, category)
+    return out
+
+
+_TABLE = yaml.safe_load(RED_FLAG_TABLE.read_text()) or {}
 #: Fact key -> red-flag category. The sign is the fact key, refined by a value-set subtype
-#: (cancer kinds, fragility fractures).
-RED_FLAG_SIGNS = {
-    "cauda-equina-syndrome": "cauda-equina",
-    "urinary-retention": "cauda-equina",
-    "urinary-incontinence": "cauda-equina",
-    "bladder-dysfunction": "cauda-equina",
-    "fecal-incontinence": "cauda-equina",
-    "saddle-anesthesia": "cauda-equina",
-    "progressive-weakness": "motor-deficit",
-    "severe-weakness": "motor-deficit",
-    "foot-drop": "motor-deficit",
-    "myelopathy": "myelopathy",
-    "gait-disturbance": "myelopathy",
-    "balance-disturbance": "myelopathy",
-    "hand-clumsiness": "myelopathy",
-    "hyperreflexia": "myelopathy",
-    "hoffmann-sign": "myelopathy",
-    "clonus": "myelopathy",
-    "babinski-sign": "myelopathy",
-    "lhermitte-sign": "myelopathy",
-    "fever": "infection",
-    "spinal-infection": "infection",
-    "iv-drug-use": "infection",
-    "cancer": "cancer",
-    "spine-fracture": "trauma",
-    "significant-trauma": "trauma",
-}
-CATEGORIES = tuple(dict.fromkeys(RED_FLAG_SIGNS.values()))
+#: (cancer kinds, fragility fractures): the fact "cancer" stands for the table's cancer signs.
+RED_FLAG_SIGNS = {sign: category for sign, category in table_categories(_TABLE).items()
+                  if sign in {c.key for c in CONCEPTS}} | {"cancer": "cancer"}
+CATEGORIES = tuple(_TABLE.get("categories") or ())
 #: Cancer signs by value-set subtype (text: "metastasis"); a past cancer of any kind is a history.
 CANCER_SIGNS = {
     "history": "cancer-history",
@@ -67,8 +66,10 @@ CANCER_SIGNS = {
     "pathological-fracture": "pathological-fracture",
 }
 #: Every sign the reader can give (the table's vocabulary; it is checked against this at start-up).
-SIGNS = frozenset(k for k, c in RED_FLAG_SIGNS.items() if c not in ("cancer",)) | frozenset(CANCER_SIGNS.values()) \
-    | {"non-melanoma-skin-cancer", "fragility-fracture"}
+#: The fact keys the reader gives (facts.CONCEPTS), not only those the table names: a table sign
+#: that is none of these (a typo) stops start-up instead of never matching.
+SIGNS = frozenset(c.key for c in CONCEPTS if c.key != "cancer") | frozenset(CANCER_SIGNS.values()) \
+    | {"fragility-fracture"}
 _NON_MELANOMA = "non-melanoma-skin-cancer"
 _CERTAINTY_RANK = {AFFIRMED: 0, HEDGED: 1}
 
