@@ -139,7 +139,11 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
 
 def run_call(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None = None,
              base_url: str | None = None) -> HookOutcome:
-    """``call_service``, with the hookInstance and the card kinds for the request's log line."""
+    """``call_service``, with the hookInstance and the card kinds for the request's log line.
+
+    ``body``: the parsed body, or (from the view) an ``envelope.StagedBody`` whose prefetch is decoded
+    only when an order concerns the service; both give the same response and the same refusals.
+    """
     # One call computes at a time per worker (see compute.py); the engine's memo serves its readers.
     with compute.computing(), text_memo.using(engine.memo):
         return _run_call(engine, service, body, now, base_url)
