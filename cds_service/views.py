@@ -20,6 +20,7 @@ from .protocol import validate_feedback
 bp = Blueprint("cds", __name__)
 
 _JSON_TYPES = ("application/json", "application/fhir+json")
+_UNREAD = object()
 
 
 def _engine() -> Engine:
@@ -57,8 +58,10 @@ def _hook_body(max_depth: int) -> StagedBody | Any:
     """A hook call's body: its prefetch left raw when the rest is plainly valid (``envelope.py``), else
     parsed whole as always (depth scan, then ``json.loads``), with the same refusals."""
     raw = _raw_json()
-    staged = g.pop("cds_staged_body", None)  # read so by the depth check (security.init_app)
-    return staged or read_staged(raw, max_depth) or parse_full(raw, max_depth)
+    staged = g.pop("cds_staged_body", _UNREAD)  # read so by the depth check (security.init_app)
+    if staged is _UNREAD:
+        staged = read_staged(raw, max_depth)
+    return staged or parse_full(raw, max_depth)
 
 
 @bp.get("/cds-services")
