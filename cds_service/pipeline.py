@@ -16,11 +16,13 @@ from typing import Any, Protocol
 
 from . import compute
 from .cardbuilder import CardLibrary, CardSpec
+from .envelope import StagedBody
+from .errors import CdsError
 from .fhir import gather_record
 from .handlers import HookCall
 from .limits import CallLimits, check_request
 from .metrics import Metrics, NullMetrics
-from .protocol import validate_hook_request
+from .protocol import validate_hook_request, validate_prefetch
 from .reading import check_valuesets
 from .reading import memo as text_memo
 from .reading.memo import TextMemo
@@ -137,7 +139,11 @@ def call_service(engine: Engine, service: ServiceDefinition, body: Any, now: dat
 
 def run_call(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None = None,
              base_url: str | None = None) -> HookOutcome:
-    """``call_service``, with the hookInstance and the card kinds for the request's log line."""
+    """``call_service``, with the hookInstance and the card kinds for the request's log line.
+
+    ``body``: the parsed body, or (from the view) an ``envelope.StagedBody`` whose prefetch is decoded
+    only when an order concerns the service; both give the same response and the same refusals.
+    """
     # One call computes at a time per worker (see compute.py); the engine's memo serves its readers.
     with compute.computing(), text_memo.using(engine.memo):
         return _run_call(engine, service, body, now, base_url)
@@ -145,13 +151,33 @@ def run_call(engine: Engine, service: ServiceDefinition, body: Any, now: datetim
 
 def _run_call(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None,
               base_url: str | None) -> HookOutcome:
-    check_request(body, engine.limits)  # a count before any work: 413 over a limit
-    request = validate_hook_request(body, service.hook)  # the hook's context schema (protocol.HOOKS)
-    call = HookCall(engine, service, request, now or datetime.now(timezone.utc))
-    scope = service.handler.scope(call)
-    if scope is None:
-        # Per the spec, no guidance is an empty card list; nothing is fetched for it.
-        return HookOutcome({"cards": []}, request["hookInstance"])
+    if isinstance(body, StagedBody):
+        # The prefetch still raw (envelope.py): the rest is checked as always, and when no order concerns
+        # the service the answer is given without decoding the prefetch.
+        staged = body
+        try:
+            check_request(staged.head, engine.limits)
+            request = validate_hook_request(staged.head, service.hook)
+        except CdsError:
+            # Refused: the whole body parsed and checked as always, for the same refusal in the same order.
+            return _run_call(engine, service, staged.parse_full(), now, base_url)
+        call = HookCall(engine, service, request, now or datetime.now(timezone.utc))
+        scope = service.handler.scope(call)
+        if scope is None:
+            return HookOutcome({"cards": []}, request["hookInstance"])
+        body = staged.full()  # the prefetch decoded (depth limit applied), then its limits and its schema
+        check_request(body, engine.limits)
+        prefetch = validate_prefetch(body)
+        if prefetch is not None:
+            request["prefetch"] = prefetch
+    else:
+        check_request(body, engine.limits)  # a count before any work: 413 over a limit
+        request = validate_hook_request(body, service.hook)  # the hook's context schema (protocol.HOOKS)
+        call = HookCall(engine, service, request, now or datetime.now(timezone.utc))
+        scope = service.handler.scope(call)
+        if scope is None:
+            # Per the spec, no guidance is an empty card list; nothing is fetched for it.
+            return HookOutcome({"cards": []}, request["hookInstance"])
     record = gather_record(service, request, engine.settings, metrics=engine.metrics)
     advice = service.handler.advise(call, scope, record)
     specs = _kept(engine, service, call, advice.specs)

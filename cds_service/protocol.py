@@ -172,6 +172,29 @@ class HookRequestSchema(Schema):
         return data
 
 
+class _PrefetchSchema(Schema):
+    """The request's prefetch alone (``HookRequestSchema.prefetch``), for a body read in stages (``envelope.py``)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    prefetch = HookRequestSchema._declared_fields["prefetch"]
+
+
+def validate_prefetch(body: dict) -> dict | None:
+    """``body["prefetch"]`` checked as ``validate_hook_request`` checks it (None when there is none): for a body
+    whose other members that function accepted, its errors are exactly those it would give for the whole body.
+
+    :raise InvalidRequest: with ``errors`` keyed ``prefetch``.
+    """
+    if "prefetch" not in body:
+        return None
+    try:
+        return _PrefetchSchema().load({"prefetch": body["prefetch"]})["prefetch"]
+    except ValidationError as exc:
+        raise InvalidRequest("The request is not a valid CDS Hooks call for this service.", exc.messages) from None
+
+
 def validate_hook_request(body: Any, expected_hook: str) -> dict:
     """A request body checked against the spec and the service's hook.
 

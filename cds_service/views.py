@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import NotFound
 
+from .envelope import StagedBody, decode_json, parse_full, read_staged
 from .errors import InvalidRequest, UnsupportedMediaType
 from .feedback.summary import parse_range
 from .ops.http import note_hook_call
@@ -20,6 +20,7 @@ from .protocol import validate_feedback
 bp = Blueprint("cds", __name__)
 
 _JSON_TYPES = ("application/json", "application/fhir+json")
+_UNREAD = object()
 
 
 def _engine() -> Engine:
@@ -30,29 +31,37 @@ def _ops() -> Operations:
     return current_app.extensions["cds_ops"]
 
 
-def _json_body() -> Any:
-    """The request body as JSON.
+def _raw_json() -> bytes:
+    """The request body's bytes, declared as JSON and not empty.
 
     :raise UnsupportedMediaType: the body is not declared as JSON (415).
-    :raise InvalidRequest: the body is empty or not valid JSON (400).
+    :raise InvalidRequest: the body is empty (400).
     """
     if request.mimetype not in _JSON_TYPES:
         raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
     raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH this raises 413
     if not raw.strip():
         raise InvalidRequest("The request body is empty.", {"_body": ["Expected a JSON object."]})
-    try:
-        # Decoded here as UTF-8, so the parser never guesses another encoding from the bytes.
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidRequest("The body is not UTF-8 text.", {"_body": ["Expected UTF-8 JSON."]}) from None
-    except json.JSONDecodeError as exc:
-        # Position only: the message must not echo the body (it may hold PHI).
-        raise InvalidRequest(
-            "The body is not valid JSON.", {"_body": [f"JSON syntax error at line {exc.lineno}, column {exc.colno}."]}
-        ) from None
-    except RecursionError:
-        raise InvalidRequest("The body is nested too deeply.", {"_body": ["JSON nesting too deep."]}) from None
+    return raw
+
+
+def _json_body() -> Any:
+    """The request body as JSON (its depth was checked before the view: ``security``).
+
+    :raise UnsupportedMediaType: the body is not declared as JSON (415).
+    :raise InvalidRequest: the body is empty or not valid JSON (400).
+    """
+    return decode_json(_raw_json())
+
+
+def _hook_body(max_depth: int) -> StagedBody | Any:
+    """A hook call's body: its prefetch left raw when the rest is plainly valid (``envelope.py``), else
+    parsed whole as always (depth scan, then ``json.loads``), with the same refusals."""
+    raw = _raw_json()
+    staged = g.pop("cds_staged_body", _UNREAD)  # read so by the depth check (security.init_app)
+    if staged is _UNREAD:
+        staged = read_staged(raw, max_depth)
+    return staged or parse_full(raw, max_depth)
 
 
 @bp.get("/cds-services")
@@ -64,7 +73,7 @@ def discovery():
 def call_service(service_id: str):
     engine = _engine()
     service = engine.registry.get(service_id)  # 404 before the body is read
-    body = _json_body()
+    body = _hook_body(engine.settings.json_max_depth)
     try:
         outcome = run_call(engine, service, body, base_url=links_base_url(engine.settings, request.url_root))
     except RecursionError:

@@ -5,7 +5,8 @@
 - before each hook call and feedback call (and discovery when
   ``auth_discovery``), the bearer JWT is verified (``client_jwt``) and the
   caller put on ``flask.g.cds_client``; OPTIONS preflights pass untouched;
-- JSON bodies nested deeper than ``json_max_depth`` get 400 before parsing;
+- JSON bodies nested deeper than ``json_max_depth`` get 400 before parsing (a hook call's in
+  stages, as its parts are decoded: ``cds_service.envelope``);
 - every response gets the security headers (``headers``).
 """
 
@@ -15,13 +16,13 @@ import logging
 
 from flask import Flask, g, request
 
-from cds_service.errors import InvalidRequest, UnsupportedMediaType
+from cds_service.errors import UnsupportedMediaType
 from cds_service.fhir.access import normalize_base_url
 from cds_service.security.client_jwt import CdsClient, ClientJwtVerifier
 from cds_service.security.errors import AuthUnavailable, Unauthorized
 from cds_service.security.headers import add_security_headers
 from cds_service.security.issuers import parse_trusted_issuers
-from cds_service.security.json_depth import exceeds_depth, is_utf8_json
+from cds_service.security.json_depth import check_depth, is_utf8_json
 from cds_service.security.jwks import JwksCache
 from cds_service.security.replay import ReplayCache, SQLiteReplayCache
 from cds_service.security.request_auth import (
@@ -45,6 +46,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The hook call endpoint: its body's depth is checked in stages (``cds_service.envelope``); the view
+#: finds the body read so on ``flask.g.cds_staged_body``.
+_HOOK_CALL = "cds.call_service"
 
 _DISABLED_WARNING = "CDS client authentication is DISABLED (CDS_AUTH_DISABLED=true): local demos only"
 
@@ -153,6 +158,8 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
         authenticate(verifier, bases)
         return None
 
+    from cds_service.envelope import read_staged  # here: the envelope reads the depth scan of this package
+
     max_depth = settings.json_max_depth
 
     @app.before_request
@@ -165,8 +172,15 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
             charset = (request.mimetype_params.get("charset") or "utf-8").lower()
             if charset not in ("utf-8", "utf8") or not is_utf8_json(body):
                 raise UnsupportedMediaType("Send the JSON body as UTF-8 (RFC 8259), without a byte order mark.")
-            if exceeds_depth(body, max_depth):
-                raise InvalidRequest(f"JSON body is nested deeper than {max_depth} levels.")
+            if request.endpoint == _HOOK_CALL:
+                # The head (all but the prefetch) scanned now, the prefetch when it is decoded, if ever
+                # (cds_service.envelope); a body that is not plainly valid JSON is scanned whole, as always.
+                staged = read_staged(body, max_depth)
+                if staged is None:
+                    check_depth(body, max_depth)
+                g.cds_staged_body = staged
+            else:
+                check_depth(body, max_depth)
         return None
 
     app.after_request(add_security_headers)

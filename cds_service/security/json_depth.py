@@ -11,6 +11,8 @@ import json
 from array import array
 from itertools import accumulate
 
+from cds_service.errors import InvalidRequest
+
 _BRACKETS = b"[]{}"
 _NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS + b'"')
 # Opening bracket -> +1, closing -> 0xff, read as -1 by a signed byte array.
@@ -38,6 +40,15 @@ def max_depth_of(body: bytes) -> int:
 
 def exceeds_depth(body: bytes, max_depth: int) -> bool:
     return max_depth_of(body) > max_depth
+
+
+def check_depth(body: bytes, max_depth: int, inside: int = 0) -> None:
+    """Refuse ``body`` (a whole body, or a piece of one ``inside`` levels down) before it is parsed.
+
+    :raise InvalidRequest: the body is nested deeper than ``max_depth`` (400).
+    """
+    if max_depth_of(body) + inside > max_depth:
+        raise InvalidRequest(f"JSON body is nested deeper than {max_depth} levels.")
 
 
 def is_utf8_json(body: bytes) -> bool:
