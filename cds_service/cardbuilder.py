@@ -122,31 +122,44 @@ class _CardYamlSchema(Schema):
 
 
 @dataclass(frozen=True)
+class OverrideReason:
+    """One override reason a card offers: its own code, which ``config/feedback.yaml`` names, and the
+    coding the EHR is sent (the HL7 non-adherence code where card.yaml gives one, else its own)."""
+
+    local: str
+    system: str
+    code: str
+    display: str
+
+    @property
+    def codings(self) -> tuple[tuple[str, str], ...]:
+        """Every (system, code) that means this reason: the one sent, and the service's own, which
+        feedback recorded before the reason had an HL7 code still carries."""
+        return tuple(dict.fromkeys([(self.system, self.code), (OVERRIDE_SYSTEM, self.local)]))
+
+    def coding(self) -> dict:
+        return {"system": self.system, "code": self.code, "display": self.display}
+
+
+@dataclass(frozen=True)
 class CardTemplate:
     kind: str
     indicator: str
     source: dict
     links: tuple[dict, ...]
-    #: The codings the card offers: the HL7 code where card.yaml names one (``hl7:``), else the service's own.
-    override_reasons: tuple[dict, ...]
+    override_reasons: tuple[OverrideReason, ...]
     selection_behavior: str
     summary: jinja2.Template
     detail: jinja2.Template | None
     #: ``summary_short.txt``: said instead when the summary comes out over the limit (long names on both
     #: sides, several roots), so a summary is never cut mid-phrase and a card is never lost for its length.
     summary_short: jinja2.Template | None = None
-    #: The service's reason code -> every (system, code) that means it: the coding offered now, and the
-    #: service's own coding, which feedback recorded before a reason had an HL7 code still carries.
-    reason_codings: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     #: Patient pages (cards/_patient/<name>) the card links to; the link's URL is made per card (base URL, variant).
     pages: tuple[str, ...] = ()
 
     def reason_display(self, system: str, code: str) -> str | None:
         """The card's display for a coding it offers or offered, else None."""
-        for reason in self.override_reasons:
-            if (system, code) in self.reason_codings[reason["local"]]:
-                return reason["display"]
-        return None
+        return next((r.display for r in self.override_reasons if (system, code) in r.codings), None)
 
 
 def _load_hl7_reason_codes(path: Path) -> tuple[str, frozenset[str]]:
@@ -211,27 +224,22 @@ class CardLibrary:
         """The indicator ``spec``'s card shows: the rule's when it raised it, else the kind's (card.yaml)."""
         return spec.indicator if spec.indicator in INDICATORS else self._templates[spec.kind].indicator
 
-    def _reasons(self, kind: str, entries: list[dict]) -> tuple[tuple[dict, ...], dict]:
-        """The codings a card offers, and for each reason every coding that means it.
-
-        A reason's own code stays its identity (feedback.yaml names it); the HL7 code is what the EHR is
-        sent where one fits. Within a card both must be unique, or feedback could not say which was meant.
-        """
-        offered: list[dict] = []
-        codings: dict[str, tuple[tuple[str, str], ...]] = {}
+    def _reasons(self, kind: str, entries: list[dict]) -> tuple[OverrideReason, ...]:
+        """The override reasons a card offers. Within a card both a reason's own code and the code it
+        sends must be unique, or feedback could not say which reason was meant."""
+        offered: list[OverrideReason] = []
         for entry in entries:
             local, hl7 = entry["code"], entry.get("hl7")
-            if local in codings:
+            if any(r.local == local for r in offered):
                 raise CardContentError(f"cards/{kind}: override reason {local!r} listed twice")
             if hl7 is not None and hl7 not in self._hl7_codes:
                 raise CardContentError(f"cards/{kind}: override reason {local!r}: {hl7!r} is not an HL7 "
                                        "non-adherence reason code (config/override-reason-codes.yaml)")
-            sent = (self._hl7_system, hl7) if hl7 is not None else (OVERRIDE_SYSTEM, local)
-            if any(r["system"] == sent[0] and r["code"] == sent[1] for r in offered):
-                raise CardContentError(f"cards/{kind}: two override reasons send the code {sent[1]!r}")
-            offered.append({"system": sent[0], "code": sent[1], "display": entry["display"], "local": local})
-            codings[local] = tuple(dict.fromkeys([sent, (OVERRIDE_SYSTEM, local)]))
-        return tuple(offered), codings
+            system, code = (self._hl7_system, hl7) if hl7 is not None else (OVERRIDE_SYSTEM, local)
+            if any((r.system, r.code) == (system, code) for r in offered):
+                raise CardContentError(f"cards/{kind}: two override reasons send the code {code!r}")
+            offered.append(OverrideReason(local, system, code, entry["display"]))
+        return tuple(offered)
 
     def _load(self, folder: Path) -> CardTemplate:
         try:
@@ -257,7 +265,7 @@ class CardLibrary:
         except BibliographyError as exc:
             raise CardContentError(f"cards/{folder.name}: {exc}") from None
         source["topic"] = {"system": TOPIC_SYSTEM, "code": folder.name, "display": meta["source"]["topic"]}
-        reasons, reason_codings = self._reasons(folder.name, meta["override_reasons"])
+        reasons = self._reasons(folder.name, meta["override_reasons"])
         return CardTemplate(
             kind=folder.name,
             indicator=meta["indicator"],
@@ -268,7 +276,6 @@ class CardLibrary:
             summary=summary,
             detail=detail,
             summary_short=short,
-            reason_codings=reason_codings,
             pages=pages,
         )
 
@@ -335,8 +342,7 @@ class CardLibrary:
             ]
             card["selectionBehavior"] = tpl.selection_behavior
         if tpl.override_reasons:
-            card["overrideReasons"] = [{"system": r["system"], "code": r["code"], "display": r["display"]}
-                                       for r in tpl.override_reasons]
+            card["overrideReasons"] = [r.coding() for r in tpl.override_reasons]
         try:
             links = [dict(link) for link in tpl.links] + [self._link({"cite": key}) for key in spec.links]
         except BibliographyError as exc:

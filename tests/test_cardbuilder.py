@@ -248,5 +248,5 @@ def test_repo_cards_send_hl7_codes_only_from_the_hl7_list():
     import yaml
     codes = yaml.safe_load((CARDS.parent / "config" / "override-reason-codes.yaml").read_text())["codes"]
     lib = CardLibrary(CARDS)
-    sent = [r for k in lib.kinds for r in lib.template(k).override_reasons if r["system"] == HL7_REASONS]
-    assert sent and all(r["code"] in codes for r in sent)
+    sent = [r for k in lib.kinds for r in lib.template(k).override_reasons if r.system == HL7_REASONS]
+    assert sent and all(r.code in codes for r in sent)

@@ -72,7 +72,7 @@ def load_feedback_config(path: Path, cards: CardLibrary) -> FeedbackConfig:
     offered: dict[str, set[str]] = {}
     for kind in cards.kinds:
         for reason in cards.template(kind).override_reasons:
-            offered.setdefault(reason["local"], set()).add(kind)
+            offered.setdefault(reason.local, set()).add(kind)
     unknown = sorted(codes - set(offered))
     if unknown:
         raise FeedbackConfigError(f"{path}: no card offers the override reason(s) {unknown}")
@@ -83,8 +83,8 @@ def load_feedback_config(path: Path, cards: CardLibrary) -> FeedbackConfig:
     suppressing = frozenset(
         (kind, system, code)
         for kind in cards.kinds
-        for local, codings in cards.template(kind).reason_codings.items() if local in codes
-        for system, code in codings
+        for reason in cards.template(kind).override_reasons if reason.local in codes
+        for system, code in reason.codings
     )
     return FeedbackConfig(
         suppress_days=data["suppression"]["days"],

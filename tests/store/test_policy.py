@@ -163,9 +163,9 @@ def test_every_already_addressed_reason_suppresses_by_the_coding_its_card_sends(
     expected = set()
     for kind in lib.kinds:
         for reason in lib.template(kind).override_reasons:
-            assert reason["system"] in (OVERRIDE_SYSTEM, HL7)
-            if reason["local"] in CONFIG.already_addressed:
-                expected |= {(kind, reason["system"], reason["code"]), (kind, OVERRIDE_SYSTEM, reason["local"])}
+            assert reason.system in (OVERRIDE_SYSTEM, HL7)
+            if reason.local in CONFIG.already_addressed:
+                expected |= {(kind, reason.system, reason.code), (kind, OVERRIDE_SYSTEM, reason.local)}
     assert CONFIG.suppressing == expected
     assert ("emg-adds-little", HL7, "action-completed") in expected
     assert not any(kind == "imaging-study-choice" for kind, _, _ in expected)
