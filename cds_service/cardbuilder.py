@@ -25,6 +25,8 @@ from .explainer import ExplainerError, Explainers
 TOPIC_SYSTEM = "https://spine-order-cds.example.org/fhir/CodeSystem/card-kind"
 OVERRIDE_SYSTEM = "https://spine-order-cds.example.org/fhir/CodeSystem/override-reason"
 INDICATORS = ("critical", "warning", "info")
+#: critical > warning > info: the order cards show in.
+INDICATOR_RANK = {indicator: i for i, indicator in enumerate(INDICATORS)}
 SUMMARY_LIMIT = 139
 #: Card extension (the spec reserves `extension`) listing why the card was shown.
 REASONS_EXTENSION = "org.example.spine-order-cds.reasons"  # the spec: "<140-character summary"
@@ -408,9 +410,6 @@ def _shorten(text: str, width: int = 60) -> str:
     return room[:cut].rstrip(" ,;:") + "…"
 
 
-_RANK = {indicator: i for i, indicator in enumerate(INDICATORS)}
-
-
 def sort_cards(cards: list[dict]) -> list[dict]:
     """critical > warning > info; the rules' order is kept within an indicator."""
-    return sorted(cards, key=lambda c: _RANK[c["indicator"]])
+    return sorted(cards, key=lambda c: INDICATOR_RANK[c["indicator"]])

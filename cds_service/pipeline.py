@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from . import compute
-from .cardbuilder import CardLibrary, CardSpec
+from .cardbuilder import INDICATOR_RANK, CardLibrary, CardSpec
 from .envelope import StagedBody
 from .errors import CdsError
 from .fhir import gather_record
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 DATA_GAPS_EXTENSION = "org.example.spine-order-cds.data-gaps"
 #: Where the Argonaut "CDS Hooks for PAMA" guide puts the rating actions: the response's extension.
 ARGONAUT_SYSTEM_ACTIONS = "systemActions"
-_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 
 class CardPolicy(Protocol):
@@ -115,9 +114,8 @@ class HookOutcome:
 def links_base_url(settings: Settings, request_root: str | None = None) -> str:
     """The base of the absolute URLs cards give to the service's own pages (the patient explainers):
     the first ``public_base_url``, else the request's URL root, else the bind address (replay, scripts)."""
-    configured = [part.strip().rstrip("/") for part in settings.public_base_url.split(",") if part.strip()]
-    if configured:
-        return configured[0]
+    if settings.public_base_urls:
+        return settings.public_base_urls[0]
     if request_root:
         return request_root.rstrip("/")
     return f"http://{settings.host}:{settings.port}"
@@ -151,39 +149,36 @@ def run_call(engine: Engine, service: ServiceDefinition, body: Any, now: datetim
 
 def _run_call(engine: Engine, service: ServiceDefinition, body: Any, now: datetime | None,
               base_url: str | None) -> HookOutcome:
-    if isinstance(body, StagedBody):
+    staged = body if isinstance(body, StagedBody) else None
+    if staged is not None:
         # The prefetch still raw (envelope.py): the rest is checked as always, and when no order concerns
         # the service the answer is given without decoding the prefetch.
-        staged = body
         try:
             check_request(staged.head, engine.limits)
             request = validate_hook_request(staged.head, service.hook)
         except CdsError:
             # Refused: the whole body parsed and checked as always, for the same refusal in the same order.
             return _run_call(engine, service, staged.parse_full(), now, base_url)
-        call = HookCall(engine, service, request, now or datetime.now(timezone.utc))
-        scope = service.handler.scope(call)
-        if scope is None:
-            return HookOutcome({"cards": []}, request["hookInstance"])
+    else:
+        check_request(body, engine.limits)  # a count before any work: 413 over a limit
+        request = validate_hook_request(body, service.hook)  # the hook's context schema (protocol.HOOKS)
+    call = HookCall(engine, service, request, now or datetime.now(timezone.utc))
+    scope = service.handler.scope(call)
+    if scope is None:
+        # Per the spec, no guidance is an empty card list; nothing is fetched (or decoded) for it.
+        return HookOutcome({"cards": []}, request["hookInstance"])
+    if staged is not None:
         body = staged.full()  # the prefetch decoded (depth limit applied), then its limits and its schema
         check_request(body, engine.limits)
         prefetch = validate_prefetch(body)
         if prefetch is not None:
             request["prefetch"] = prefetch
-    else:
-        check_request(body, engine.limits)  # a count before any work: 413 over a limit
-        request = validate_hook_request(body, service.hook)  # the hook's context schema (protocol.HOOKS)
-        call = HookCall(engine, service, request, now or datetime.now(timezone.utc))
-        scope = service.handler.scope(call)
-        if scope is None:
-            # Per the spec, no guidance is an empty card list; nothing is fetched for it.
-            return HookOutcome({"cards": []}, request["hookInstance"])
     record = gather_record(service, request, engine.settings, metrics=engine.metrics)
     advice = service.handler.advise(call, scope, record)
     specs = _kept(engine, service, call, advice.specs)
     pages = (base_url or links_base_url(engine.settings)) if engine.settings.explainer_enabled else None
     # As the cards show: most urgent first by the indicator each shows (a rule may raise it), else kept in order.
-    specs = sorted(specs, key=lambda s: _RANK[engine.cards.indicator(s)])
+    specs = sorted(specs, key=lambda s: INDICATOR_RANK[engine.cards.indicator(s)])
     cards = [engine.cards.render(s, pages) for s in specs]
     response: dict[str, Any] = {"cards": cards}
     extension: dict[str, Any] = {}
@@ -217,4 +212,4 @@ def _kept(engine: Engine, service: ServiceDefinition, call: HookCall, specs: lis
 
 def sort_specs(specs: list[CardSpec], cards: CardLibrary) -> list[CardSpec]:
     """Card specs in the order their cards will show: critical > warning > info, the rules' order kept."""
-    return sorted(specs, key=lambda s: _RANK[cards.template(s.kind).indicator])
+    return sorted(specs, key=lambda s: INDICATOR_RANK[cards.template(s.kind).indicator])

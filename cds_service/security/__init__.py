@@ -108,11 +108,6 @@ def _check_issuer_fhir_servers(settings: Settings) -> None:
                         "(the service uses their prefetch only)", issuer.iss)
 
 
-def public_base_urls(settings: Settings) -> tuple[str, ...]:
-    """The accepted base URLs of ``public_base_url`` (comma-separated), trailing ``/`` dropped."""
-    return tuple(part.strip().rstrip("/") for part in settings.public_base_url.split(",") if part.strip())
-
-
 def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = None) -> None:
     """Register authentication, the JSON depth limit and security headers on ``app``.
 
@@ -125,7 +120,7 @@ def init_app(app: Flask, settings: Settings, replay_cache: ReplayCache | None = 
     :raise ReplayCacheError: if the replay cache file cannot be opened.
     """
     endpoints = protected_endpoints(settings.auth_discovery)
-    bases = public_base_urls(settings)
+    bases = settings.public_base_urls
     if settings.auth_disabled:
         log.warning(_DISABLED_WARNING)
         verifier = None
