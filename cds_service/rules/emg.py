@@ -320,18 +320,22 @@ def clinical_question(picture: ClinicalPicture, region: str | None, reasons: lis
         # A coded disc level names its usual root (C5-C6 -> C6, L4-L5 -> traversing L5).
         roots = p.roots or tuple(r for r in (roots_at_level(lvl).get("traversing") for lvl in p.levels) if r)
         if roots:
-            root = " ".join(x for x in (p.side if p.side in ("left", "right") else None, roots[0]) if x)
+            root = _sided(p.side, roots[0])
             break
     located = [c.site for c in loc.candidates if c.site.kind == "root"]
     if root is None and len(located) == 1:
         # No coded root, but the exam and symptoms point to one (an absent ankle jerk with lateral foot numbness).
-        root = " ".join(x for x in (located[0].side if located[0].side in ("left", "right") else None,
-                                    located[0].name) if x)
+        root = _sided(located[0].side, located[0].name)
     levels = next((r["levels"] for r in reasons if r["code"] == "multilevel-mri"), [])
     mimics = list(dict.fromkeys(r["mimic"] for r in reasons if r["code"] == "mimic"))
     if any(r["code"] == "polyneuropathy-risk" for r in reasons) and "polyneuropathy" not in mimics:
         mimics.append("polyneuropathy")
     return {"root": root, "region": region, "levels": levels, "mimics": mimics, "either": either}
+
+
+def _sided(side: str | None, root: str) -> str:
+    """"left L5", or "L5" when the side is unknown or both."""
+    return f"{side} {root}" if side in ("left", "right") else root
 
 
 def question_note(q: dict) -> str:
