@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import yaml
 
@@ -38,15 +38,24 @@ RED_FLAG_TABLE = Path(__file__).resolve().parents[2] / "config" / "guidelines" /
 CONTEXTS = frozenset({"spine-pain", "neuro-deficit", "lumbar-root-problem"})
 
 
-def table_categories(data: dict) -> dict[str, str]:
-    """Sign -> category, from a red-flag table's clauses (``counts_when``, ``not_critical_when``)."""
-    out: dict[str, str] = {}
+def table_signs(data: dict) -> Iterator[tuple[str, str]]:
+    """(category, sign) for each sign a red-flag table's clauses (``counts_when``, ``not_critical_when``)
+    name; a malformed entry is passed over (the rules' loader says what is wrong with it)."""
     for category, entry in (data.get("categories") or {}).items():
-        for key in ("counts_when", "not_critical_when"):
-            for clause in (entry or {}).get(key) or ():
-                for sign in [*(clause.get("any") or ()), *(clause.get("with") or ())]:
-                    if sign not in CONTEXTS:
-                        out.setdefault(sign, category)
+        if not isinstance(entry, dict):
+            continue
+        clauses = [c for key in ("counts_when", "not_critical_when") for c in entry.get(key) or ()]
+        for clause in (c for c in clauses if isinstance(c, dict)):
+            for sign in [*(clause.get("any") or ()), *(clause.get("with") or ())]:
+                if sign not in CONTEXTS:
+                    yield category, sign
+
+
+def table_categories(data: dict) -> dict[str, str]:
+    """Sign -> the category whose clauses name it first."""
+    out: dict[str, str] = {}
+    for category, sign in table_signs(data):
+        out.setdefault(sign, category)
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 import yaml
 
-from ..reading.red_flags import CATEGORIES, CONTEXTS, RED_FLAG_SIGNS, SIGNS
+from ..reading.red_flags import CATEGORIES, CONTEXTS, RED_FLAG_SIGNS, SIGNS, table_signs
 
 #: Signs the rules add to the reader's: from a prior MRI and from the localisation.
 MRI_CORD = "mri-cord-compression-with-signal"
@@ -92,10 +92,7 @@ def load_red_flag_table(path: Path, bibliography_keys: Iterable[str] | None = No
         raise ValueError(f"categories must be exactly {', '.join(CATEGORIES)} (got {', '.join(cats)})")
     # The reader files each sign under the category of the repository's table; a table loaded from
     # elsewhere (content_dir) that moves a sign to another category would split the two.
-    moved = sorted({f"{sign} ({category}, the reader: {RED_FLAG_SIGNS[sign]})"
-                    for category, entry in cats.items() for key in ("counts_when", "not_critical_when")
-                    for clause in (entry or {}).get(key) or () if isinstance(clause, dict)
-                    for sign in [*(clause.get("any") or ()), *(clause.get("with") or ())]
+    moved = sorted({f"{sign} ({category}, the reader: {RED_FLAG_SIGNS[sign]})" for category, sign in table_signs(data)
                     if sign in RED_FLAG_SIGNS and sign != "cancer" and RED_FLAG_SIGNS[sign] != category})
     if moved:
         raise ValueError(f"signs in another category than the reader's: {', '.join(moved)}")
