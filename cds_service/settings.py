@@ -135,10 +135,6 @@ class _MappingEnvSource(EnvSettingsSource):
         return {key.lower(): value for key, value in self._environ.items()}
 
 
-def _base_urls(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -350,7 +346,7 @@ class Settings(BaseSettings):
     @field_validator("public_base_url")
     @classmethod
     def _public_bases(cls, value: str) -> str:
-        for base in _base_urls(value):
+        for base in _csv(value):
             if normalize_base_url(base) is None or "?" in base or "#" in base:
                 raise ValueError("absolute http(s) URLs, comma-separated, no query, fragment or credentials")
         return value
@@ -470,7 +466,7 @@ class Settings(BaseSettings):
     @property
     def public_base_urls(self) -> tuple[str, ...]:
         """The accepted base URLs of ``public_base_url`` (comma-separated), trailing ``/`` dropped."""
-        return tuple(base.rstrip("/") for base in _base_urls(self.public_base_url))
+        return tuple(base.rstrip("/") for base in _csv(self.public_base_url))
 
     @property
     def hooks_dir(self) -> Path:
