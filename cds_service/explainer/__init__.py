@@ -19,12 +19,13 @@ import yaml
 from markupsafe import Markup, escape
 
 from ..bibliography import Bibliography, BibliographyError
+from ..reading import levels
 
 #: Where the pages are served: ``/patient/<name>``.
 URL_PREFIX = "/patient"
 #: The card library's order limb (``order.limb``: upper | lower) in the page's words.
 ORDER_LIMB = {"upper": "arm", "lower": "leg"}
-REGION_LIMB = {"cervical": "arm", "lumbar": "leg"}
+REGION_LIMB = {region: ORDER_LIMB[limb] for region, limb in levels.REGION_LIMB.items()}
 #: The limb words used when the link names no limb.
 ANY_LIMB = "any"
 GENERAL = "general"

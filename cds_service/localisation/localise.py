@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..reading.facts import OrderShim
-from ..reading.levels import level_sort_key, region_of, roots_at_level
+from ..reading.levels import LIMB_REGION, REGION_LIMB, level_sort_key, region_of, root_distance, roots_at_level
 from ..reading.lexicon import MRI_COMPRESSIVE, SEVERITY_ORDER
 from ..reading.model import ClinicalPicture, EmgReport, MriReport
 from .anatomy import anatomy
@@ -31,8 +31,6 @@ from .model import (
 from .reader import resource_findings
 from ..reading.certainty import Certainty
 
-LIMB_REGION = {"upper": "cervical", "lower": "lumbar"}
-REGION_LIMB = {"cervical": "upper", "lumbar": "lower"}
 #: Reader concept (mimic kind) -> nerve site, from the anatomy tables' ``diagnosis`` fields.
 _EMG_KIND = {"carpal_tunnel": "carpal-tunnel-syndrome", "ulnar_neuropathy": "ulnar-neuropathy",
              "peroneal_neuropathy": "peroneal-neuropathy", "tarsal_tunnel": "tarsal-tunnel-syndrome",
@@ -385,14 +383,10 @@ def _own_objective_sign(root: str, roots: list[str], tallies: dict[str, "_Tally"
 
 
 def _neighbours(root: str, roots: list[str]) -> bool:
-    """Every root of ``roots`` is ``root`` or next to it in the roots table (same region, adjacent level)."""
-    order = [k for k in anatomy().sites if k.startswith("root:")]
-    if root not in order:
-        return False
-    i = order.index(root)
-    near = {order[j] for j in (i - 1, i, i + 1) if 0 <= j < len(order)
-            and region_of(order[j][5:]) == region_of(root[5:])}
-    return all(r in near for r in roots)
+    """Every root of ``roots`` is ``root`` or the next root up or down in the same region (L3, L4)."""
+    name = root[5:]
+    return all(r == root or (region_of(r[5:]) == region_of(name) and root_distance(r[5:], name) == 1)
+               for r in roots)
 
 
 def _weaker_outside(key: str, t: _Tally) -> bool:

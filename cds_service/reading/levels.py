@@ -17,6 +17,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+#: The limb whose roots each spine region holds (a limb study tests them; the thoracic roots none).
+REGION_LIMB = {"cervical": "upper", "lumbar": "lower"}
+LIMB_REGION = {limb: region for region, limb in REGION_LIMB.items()}
+
+
 #: Segments in cranio-caudal order. C8 is a root without a vertebra.
 _VERTEBRAE = [f"C{i}" for i in range(1, 8)] + [f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 6)] + ["S1"]
 _VERTEBRA_INDEX = {v: i for i, v in enumerate(_VERTEBRAE)}
@@ -179,6 +184,13 @@ def _root_span(first: str, last: str) -> list[str]:
     if a is None or b is None or b < a or b - a > 8:
         return []
     return _ROOTS[a : b + 1]
+
+
+def root_distance(a: str, b: str) -> int | None:
+    """How many roots apart ``a`` and ``b`` are (L4 and L5: 1), or None for a name that is not a root."""
+    if a not in _ROOT_INDEX or b not in _ROOT_INDEX:
+        return None
+    return abs(_ROOT_INDEX[a] - _ROOT_INDEX[b])
 
 
 def region_of(segment: str) -> str | None:

@@ -14,6 +14,7 @@ from ..reading.model import (
     RootProblem,
 )
 from ..reading.certainty import Certainty
+from ..reading.levels import LIMB_REGION, REGION_LIMB  # noqa: F401  (the rules import them from here)
 
 #: Which mimic separates from which root, by limb (the article's examples; clinical-codes.md section 5).
 MIMIC_ROOTS = {
@@ -26,8 +27,6 @@ MIMIC_ROOTS = {
     "plexopathy": (None, "a root"),
     "myopathy": (None, "a root"),
 }
-REGION_LIMB = {"cervical": "upper", "lumbar": "lower"}
-LIMB_REGION = {"upper": "cervical", "lower": "lumbar"}
 
 
 @dataclass(frozen=True)
