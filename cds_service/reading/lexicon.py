@@ -400,6 +400,8 @@ REGION_WORDS: list[tuple[str, str]] = [
 
 # --- clinical text (Condition / Observation) -------------------------------------------
 
+#: The limbs a weakness is said of.
+_LIMBS = r"(?:arms?|legs?|hands?|feet|foot|(?:upper|lower) (?:limbs?|extremit(?:y|ies)))"
 #: Saying one cannot do something: "unable", "cannot", "has not been able", "no longer able".
 _CANNOT = (r"(?:unable|inability|cannot|can ?not|can't|could not|couldn't|not able|no longer able"
            r"|(?:has|have|had)(?: not|n't) been able|(?:is|are|was|were)(?: not|n't) able)")
@@ -450,6 +452,9 @@ CLINICAL_CONCEPTS: dict[str, list[str]] = {
     "progressive_weakness": [
         r"(?:progressive|progressing|worsening|increasing|new|new[- ]onset) " + GAP(2) + r"weakness",
         r"weakness (?:is |that is |has been )?(?:progressing|worsening|getting worse|progressive)",
+        # The course after the limbs it names: "weakness of both legs, worsening".
+        r"weakness (?:of|in) (?:the |both |his |her |my )?(?:left |right )?" + _LIMBS
+        + r",? (?:which |that )?(?:is |are |has been |have been )?(?:progressing|worsening|getting worse|progressive)",
     ],
     "severe_weakness": [
         r"(?:severe|profound|dense|marked|significant) " + GAP(2) + r"weakness",

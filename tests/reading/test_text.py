@@ -94,6 +94,9 @@ def test_emg_cues(sentence, concept, certainty):
         ("Numbness around the back passage since Monday.", "saddle_anesthesia", "affirmed"),
         ("She wets herself without noticing.", "urinary_incontinence", "affirmed"),
         ("Leaking urine since yesterday.", "urinary_incontinence", "affirmed"),
+        # The course after the limbs it names: "weakness of both legs, worsening".
+        ("Weakness of both legs, worsening over the last two days.", "progressive_weakness", "affirmed"),
+        ("Weakness in the right arm that has been getting worse.", "progressive_weakness", "affirmed"),
         # An assessment that ends in exclusion negates the diagnosis it names.
         ("Cauda equina syndrome was considered and excluded on examination.", "cauda_equina", "negated"),
         ("Cauda equina syndrome suspected but excluded by a normal exam.", "cauda_equina", "negated"),
