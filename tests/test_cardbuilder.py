@@ -250,3 +250,19 @@ def test_repo_cards_send_hl7_codes_only_from_the_hl7_list():
     lib = CardLibrary(CARDS)
     sent = [r for k in lib.kinds for r in lib.template(k).override_reasons if r.system == HL7_REASONS]
     assert sent and all(r.code in codes for r in sent)
+
+
+@pytest.mark.parametrize("root,region,expected", [
+    ("L2", "lumbar", "Is there an L2 radiculopathy?"),
+    ("S1", "lumbar", "Is there an S1 radiculopathy?"),
+    ("C6", "cervical", "Is there a C6 radiculopathy?"),
+    ("left L5", "lumbar", "Is there a left L5 radiculopathy?"),
+    (None, "lumbar", "Is there a lumbar radiculopathy?"),
+    (None, None, "Is there a root problem?"),
+])
+def test_the_study_question_takes_the_article_its_root_is_read_with(root, region, expected):
+    """Root names are read as letters: "an L2", "an S1", but "a C6"; a target with its own article keeps it."""
+    lib = CardLibrary(CARDS)
+    template = lib._env.from_string('{% import "_macros/question.md" as q %}{{ q.study_question(x) }}')
+    text = template.render(x={"root": root, "region": region, "levels": [], "mimics": [], "either": None})
+    assert text.startswith(expected), text
