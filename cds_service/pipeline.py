@@ -97,7 +97,7 @@ def load_engine(settings: Settings, policy: CardPolicy | None = None, metrics: M
         policy=policy or NullCardPolicy(),
         limits=CallLimits.from_settings(settings),
         metrics=NullMetrics() if metrics is None else metrics,
-        memo=TextMemo(settings.text_cache_chars),  # this worker's memo of text readings
+        memo=TextMemo(settings.text_cache_chars, settings.text_cache_patient_text),  # this worker's memo of text readings
     )
 
 

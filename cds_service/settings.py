@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     content_dir: Path = PROJECT_ROOT
     #: Characters of free text whose readings each worker keeps in memory (reading/memo.py); 0: off.
     text_cache_chars: int = _between(2_000_000, 0, GIB)
+    #: Also keep readings of free text (reports, notes, typed labels: patient data) across calls, not
+    #: only of code-system wording; off by default (PHI in the worker's memory).
+    text_cache_patient_text: Flag = False
 
     # --- FHIR access --------------------------------------------------
     #: Base URLs a token may be sent to; a fhirServer outside it gets no request.

@@ -18,7 +18,7 @@ from typing import Any, Iterable, NamedTuple
 from ..reading import memo
 from ..reading.attributes import side_in
 from ..reading.dates import PartialDate, choice_date, parse_date
-from ..reading.fhir_access import as_list, concept_text, status_codes, text_evidence
+from ..reading.fhir_access import as_list, concept_text, is_code_wording, status_codes, text_evidence, value_wording
 from ..reading.text import (
     AFFIRMED,
     HEDGED,
@@ -74,9 +74,9 @@ def _lex() -> _Lexicons:
     return _Lexicons()
 
 
-def read_text(text: str) -> tuple[_Hit, ...]:
-    """Localising hits in one clinical text (memoised: the same label recurs across calls)."""
-    return memo.read("localisation", text, _read_text)
+def read_text(text: str, code_wording: bool = False) -> tuple[_Hit, ...]:
+    """Localising hits in one clinical text (memoised: the same label recurs; ``reading/memo.py``)."""
+    return memo.read("localisation", text, _read_text, code_wording)
 
 
 def _read_text(text: str) -> tuple[_Hit, ...]:
@@ -183,14 +183,15 @@ def _sites(hit: _Hit, limb: str | None) -> tuple[str, ...]:
 
 
 def resource_findings(resource: Any, texts: Iterable[str], modality: str, date: PartialDate | None,
-                      site_side: str | None = None) -> list[LocFinding]:
+                      site_side: str | None = None, first_is_code_wording: bool = False) -> list[LocFinding]:
+    """``first_is_code_wording``: the first text is code-system wording only (``fhir_access.is_code_wording``)."""
     a = anatomy()
     out: list[LocFinding] = []
     date_text = date.text if date else None
-    for text in texts:
+    for i, text in enumerate(texts):
         if not text or not text.strip():
             continue
-        for hit in read_text(text):
+        for hit in read_text(text, i == 0 and first_is_code_wording):
             term = a.terms[hit.term]
             side = hit.side or site_side
             modality_here = EXAM if hit.kind in ("spared", "reflex", "provocation", "upper-motor-neuron") or hit.group == "tests" else modality
@@ -213,20 +214,23 @@ def record_findings(record: Any, now: datetime, lookback_days: int) -> tuple[Loc
             continue
         date = choice_date(c, "onset") or parse_date(getattr(c, "recordedDate", None))
         site_side = side_in(concept_text(getattr(c, "bodySite", None)))
-        texts = [concept_text(getattr(c, "code", None))] + [getattr(n, "text", None) or "" for n in as_list(getattr(c, "note", None))]
-        out += resource_findings(c, texts, SYMPTOM, date, site_side)
+        code = getattr(c, "code", None)
+        texts = [concept_text(code)] + [getattr(n, "text", None) or "" for n in as_list(getattr(c, "note", None))]
+        out += resource_findings(c, texts, SYMPTOM, date, site_side, is_code_wording(code))
     for o in record.observations:
         if (getattr(o, "status", None) or "").lower() in ("entered-in-error", "cancelled"):
             continue
         date = choice_date(o, "effective") or parse_date(getattr(o, "issued", None))
         if date is not None and date.days_before(now)[0] > lookback_days:
             continue
-        label = concept_text(getattr(o, "code", None))
-        value = concept_text(getattr(o, "valueCodeableConcept", None)) or (getattr(o, "valueString", None) or "")
+        code = getattr(o, "code", None)
+        label = concept_text(code)
+        value, value_is_code = value_wording(o)
         if getattr(o, "valueBoolean", None) is False:
             label = f"no {label}"  # "Spurling test: false"
         texts = [f"{label}: {value}" if label and value else (label or value)]
         texts += [getattr(n, "text", None) or "" for n in as_list(getattr(o, "note", None))]
-        out += resource_findings(o, texts, SYMPTOM, date, side_in(concept_text(getattr(o, "bodySite", None))))
+        out += resource_findings(o, texts, SYMPTOM, date, side_in(concept_text(getattr(o, "bodySite", None))),
+                                 value_is_code and is_code_wording(code))
     return tuple(out)
 

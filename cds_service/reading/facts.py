@@ -30,7 +30,9 @@ from ..valuesets import ValueSets
 from . import attributes as at
 from . import memo
 from .dates import PartialDate, choice_date, parse_date
-from .fhir_access import as_list, coded_evidence, codings, concept_text, match_coded, status_codes, text_evidence
+from .fhir_access import (
+    as_list, coded_evidence, codings, concept_text, is_code_wording, match_coded, status_codes, text_evidence, value_wording,
+)
 from .levels import disc_levels, find_level_tokens, group_tokens, region_of
 from .model import Evidence
 from .text import AFFIRMED, CLINICAL, HEDGED, normalise, split_sentences
@@ -178,7 +180,7 @@ def condition_facts(condition: Any, vs: ValueSets, birth: PartialDate | None) ->
     # A provisional verification hedges the diagnosis (the code and its text), not the exam findings its
     # notes record ("Positive Hoffmann sign on both sides"): those are read at their own words.
     return _facts(condition, vs, [code], texts, site_text, certainty, onset, basis, current, date_text,
-                  note_certainty=AFFIRMED)
+                  note_certainty=AFFIRMED, first_is_code_wording=is_code_wording(code))
 
 
 def order_reason_facts(order: Any, vs: ValueSets) -> list[Fact]:
@@ -217,14 +219,15 @@ def observation_facts(observation: Any, vs: ValueSets, now: datetime, lookback_d
         return []
     code = getattr(observation, "code", None)
     value_cc = getattr(observation, "valueCodeableConcept", None)
-    value_text = concept_text(value_cc) or (getattr(observation, "valueString", None) or "")
+    value_text, value_is_code = value_wording(observation)
     if _observation_absent(observation, vs, value_text):
         return []
     label = concept_text(code)
     texts = [f"{label}: {value_text}" if label and value_text else (label or value_text)]
     texts += [getattr(n, "text", None) or "" for n in as_list(getattr(observation, "note", None))]
     date_text = when.text if when else None
-    return _facts(observation, vs, [code, value_cc], texts, "", AFFIRMED, when, "onset" if when else None, True, date_text)
+    return _facts(observation, vs, [code, value_cc], texts, "", AFFIRMED, when, "onset" if when else None, True, date_text,
+                  first_is_code_wording=value_is_code and is_code_wording(code))
 
 
 def _observation_absent(observation: Any, vs: ValueSets, value_text: str) -> bool:
@@ -242,9 +245,10 @@ def _observation_absent(observation: Any, vs: ValueSets, value_text: str) -> boo
 
 
 def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, current, date_text,
-           note_certainty: str | None = None) -> list[Fact]:
+           note_certainty: str | None = None, first_is_code_wording: bool = False) -> list[Fact]:
     """``texts[0]`` is the concept's own text, read at ``certainty``; later texts (notes) at ``note_certainty``
-    (default the same). A text fact of a concept the codes already state only enriches the coded fact."""
+    (default the same). A text fact of a concept the codes already state only enriches the coded fact.
+    ``first_is_code_wording``: ``texts[0]`` is code-system wording only (the memo may keep its reading)."""
     facts: list[Fact] = []
     coded_keys: set[str] = set()
     for coding in codings(concepts):
@@ -271,7 +275,8 @@ def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, cu
         if not text or not text.strip():
             continue
         text_certainty = certainty if i == 0 or note_certainty is None else note_certainty
-        for fact in _text_facts(resource, text, site_text, text_certainty, onset, basis, current, date_text):
+        code_wording = i == 0 and first_is_code_wording
+        for fact in _text_facts(resource, text, site_text, text_certainty, onset, basis, current, date_text, code_wording):
             if fact.key in coded_keys:
                 # Coded first: the text only adds detail the code lacks (side, roots, levels), and
                 # the code's own label may hedge it ("Right S1 radiculopathy, suspected").
@@ -302,9 +307,9 @@ def _enrich(coded: Fact, text: Fact, hedge: bool = False) -> Fact:
     )
 
 
-def _text_facts(resource, text, site_text, certainty, onset, basis, current, date_text) -> list[Fact]:
+def _text_facts(resource, text, site_text, certainty, onset, basis, current, date_text, code_wording=False) -> list[Fact]:
     out: list[Fact] = []
-    for hit in memo.read("clinical", text, _read_clinical_text):
+    for hit in memo.read("clinical", text, _read_clinical_text, code_wording):
         fact_certainty = HEDGED if HEDGED in (hit.certainty, certainty) else AFFIRMED
         evidence_certainty = hit.certainty if hit.certainty != AFFIRMED else fact_certainty
         out.append(

@@ -56,6 +56,35 @@ def concept_text(concepts: Any) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
+def is_code_wording(*concepts: Any) -> bool:
+    """True when every concept's ``text`` is blank or one of its own codings' displays.
+
+    Such wording belongs to a code system ("Radiculopathy, lumbar region") and is the same for every
+    patient with the code; a ``text`` of its own was typed for this patient (``reading/memo.py``).
+    """
+    for concept in concepts:
+        for one in as_list(concept):
+            text = getattr(one, "text", None)
+            if not isinstance(text, str) or not text.strip():
+                continue
+            displays = {d.strip() for c in as_list(getattr(one, "coding", None)) if isinstance(d := getattr(c, "display", None), str)}
+            if text.strip() not in displays:
+                return False
+    return True
+
+
+def value_wording(observation: Any) -> tuple[str, bool]:
+    """An Observation's value as text (its valueCodeableConcept's wording, else valueString) and
+    whether that text is code-system wording (``is_code_wording``; a valueString never is)."""
+    value_cc = getattr(observation, "valueCodeableConcept", None)
+    text = concept_text(value_cc)
+    if text:
+        return text, is_code_wording(value_cc)
+    value = getattr(observation, "valueString", None)
+    value = value if isinstance(value, str) else ""
+    return value, not value.strip()
+
+
 def status_codes(concept: Any) -> set[str]:
     """Lower-case codes of a status CodeableConcept (clinicalStatus, verificationStatus)."""
     return {str(c.code).lower() for c in codings(concept) if getattr(c, "code", None)}

@@ -6,8 +6,18 @@ problem-list and observation labels ("Lumbar radiculopathy", "Numbness of left f
 from terminologies that every patient's record shares. Reading text is the largest single
 cost of a typical hook call (see bench/README.md).
 
-What is kept: a text and what the reader found in it (frozen, shared read-only), least
-recently used out first, within ``text_cache_chars`` characters of text per worker process.
+Two lifetimes:
+
+- **within one call**, every reading: a record repeats its labels ("Heart rate", "Ankle reflex:
+  1+ left" in each visit's vitals), and each is read once. Gone when the call ends.
+- **across calls**, in the worker, only code-system wording by default: a label that is a
+  coding's display ("Radiculopathy, lumbar region"), the same for every patient that has the
+  code. Free text (report texts, notes, a label typed for this patient, an observation's string
+  value) is patient data; it is kept across calls only with ``text_cache_patient_text: true``
+  (the order-sign after an order-select then does not read its reports again).
+
+What is kept across calls: a text and what the reader found in it (frozen, shared read-only),
+least recently used out first, within ``text_cache_chars`` characters of text per worker process.
 Nothing is written anywhere, and nothing that ties a text to a patient is kept with it
 (no resource id, patient id or date). ``text_cache_chars: 0`` turns it off.
 
@@ -37,8 +47,10 @@ _LONGEST_SHARE = 16
 class TextMemo:
     """A bounded, thread-safe memo of ``reader(text)`` per reader name."""
 
-    def __init__(self, max_chars: int):
+    def __init__(self, max_chars: int, keep_patient_text: bool = False):
         self.max_chars = max(0, int(max_chars))
+        #: Also keep readings of free text (patient data) across calls, not only code-system wording.
+        self.keep_patient_text = bool(keep_patient_text)
         self._items: OrderedDict[tuple[str, str], object] = OrderedDict()
         self._chars = 0
         self._lock = threading.Lock()
@@ -76,21 +88,44 @@ class TextMemo:
         return self._chars
 
 
-#: The memo lent to the readers by the hook call running in this context; None: read afresh.
-_current: ContextVar[TextMemo | None] = ContextVar("cds_text_memo", default=None)
+class _CallMemo:
+    """One call's readings (all of them, dropped with the call) in front of the worker's memo."""
+
+    __slots__ = ("worker", "readings")
+
+    def __init__(self, worker: TextMemo):
+        self.worker = worker
+        self.readings: dict[tuple[str, str], object] = {}
+
+
+#: The memos lent to the readers by the hook call running in this context; None: read afresh.
+_current: ContextVar[_CallMemo | None] = ContextVar("cds_text_memo", default=None)
 
 
 @contextmanager
 def using(memo: TextMemo) -> Iterator[TextMemo]:
-    """Lend ``memo`` to the readers of the code run inside (one hook call)."""
-    token = _current.set(memo)
+    """Lend ``memo`` (the worker's) and a memo of this call's own to the readers of the code run inside."""
+    token = _current.set(_CallMemo(memo))
     try:
         yield memo
     finally:
         _current.reset(token)
 
 
-def read(reader: str, text: str, fn: Callable[[str], T]) -> T:
-    """``fn(text)`` through the memo lent by the running call, if any."""
-    memo = _current.get()
-    return fn(text) if memo is None else memo.read(reader, text, fn)
+def read(reader: str, text: str, fn: Callable[[str], T], code_wording: bool = False) -> T:
+    """``fn(text)`` through the memos lent by the running call, if any.
+
+    ``code_wording``: the text is code-system wording only (coding displays, ``fhir_access.is_code_wording``),
+    which the worker's memo may keep across calls; other text is kept there only with ``keep_patient_text``.
+    """
+    call = _current.get()
+    if call is None:
+        return fn(text)
+    key = (reader, text)
+    found = call.readings.get(key)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    worker = call.worker
+    value = worker.read(reader, text, fn) if code_wording or worker.keep_patient_text else fn(text)
+    call.readings[key] = value  # the record bounds what one call holds (limits.py)
+    return value
