@@ -71,7 +71,11 @@ class StagedBody:
             return self.head
         piece = bytes(self.prefetch_raw)
         check_depth(piece, self.max_depth, inside=1)  # the prefetch sits one level inside the body
-        prefetch = json.loads(piece.decode("utf-8"))
+        try:  # msgspec's decoder (the body is UTF-8, read_staged checked): ~1.7x json.loads on a large prefetch
+            prefetch = msgspec.json.decode(piece)
+        except (msgspec.MsgspecError, RecursionError):
+            # What msgspec refuses and json.loads takes (1e400, a lone surrogate escape): as always.
+            prefetch = json.loads(piece.decode("utf-8"))
         return {key: prefetch if key == "prefetch" else self.head[key] for key in self.order}
 
     def parse_full(self) -> Any:

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -147,6 +147,10 @@ def canonical_code(system: str | None, code: str | None) -> str | None:
     return code or None
 
 
+#: A lookup not cached yet (None is a cached "not in the value set").
+_UNSEEN = object()
+
+
 class ValueSets:
     """The loaded value sets, indexed for constant-time lookup by (system, code)."""
 
@@ -170,6 +174,7 @@ class ValueSets:
         for c in self._iter_families():
             self._families_by_system.setdefault(c.system, []).append(c)
         self._membership_cache: dict[tuple[str, str], tuple[Concept, ...]] = {}
+        self._lookup_cache: dict[tuple[str, Any, Any], Concept | None] = {}
 
     def _iter_families(self):
         for by_system in self._families.values():
@@ -198,18 +203,22 @@ class ValueSets:
 
         :raise KeyError: for a value set that was not loaded (a programming error).
         """
+        key = (name, system, code)
+        found = self._lookup_cache.get(key, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
         exact = self._exact[name]
         system = canonical_system(system)
         code = canonical_code(system, code)
-        if not system or not code:
-            return None
-        hit = exact.get((system, code))
-        if hit is not None:
-            return hit
         best: Concept | None = None
-        for fam in self._families[name].get(system, ()):
-            if _is_a(system, code, fam.code) and (best is None or len(fam.code) > len(best.code)):
-                best = fam
+        if system and code:
+            best = exact.get((system, code))
+            if best is None:
+                for fam in self._families[name].get(system, ()):
+                    if _is_a(system, code, fam.code) and (best is None or len(fam.code) > len(best.code)):
+                        best = fam
+        if len(self._lookup_cache) < 50_000:  # bounded: codes come from requests (codes, not patient data)
+            self._lookup_cache[key] = best
         return best
 
     def memberships(self, system: str | None, code: str | None) -> tuple[Concept, ...]:

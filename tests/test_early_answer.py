@@ -129,6 +129,12 @@ def test_the_staged_body_decodes_to_what_json_loads_gives():
     raw = json.dumps({"extension": {"x": [1.5, 10**30]}, **body, "zzz": None}).encode()
     staged = read_staged(raw, DEPTH)
     assert staged.full() == json.loads(raw)
+    # Numbers and strings in the prefetch as json.loads reads them, also where msgspec's decoder
+    # refuses what json.loads takes (a number past a float's range).
+    for odd in (rb'[1.5, -0.0, 1E2, 123456789012345678901234567890, "caf\u00e9 \ud83d\ude00"]', b"[1e400]"):
+        raw = b'{"hook": "order-sign", "prefetch": {"x": ' + odd + b"}}"
+        staged = read_staged(raw, DEPTH)
+        assert staged is not None and staged.full() == json.loads(raw), odd
     assert list(staged.full()) == list(json.loads(raw))  # members in the body's order
     assert "prefetch" not in staged.head
     # A member sent twice: the last one counts, at the first one's place, as json.loads does.

@@ -18,6 +18,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from . import memo
+
 _DATE_RE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
@@ -97,7 +99,20 @@ def parse_date(value: Any) -> PartialDate | None:
         return PartialDate(value.isoformat(), value, value)
     if not isinstance(value, str):
         return None
+    # A record repeats its dates (each read by several readers): parsed once per call.
+    return memo.within_call("date", value, _parse_text)
+
+
+def _parse_text(value: str) -> PartialDate | None:
     text = value.strip()
+    if len(text) == 10:  # the common full date, in C; anything odd goes the long way below
+        try:
+            d = date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            if _DATE_RE.fullmatch(text):  # fromisoformat takes forms FHIR does not ("2026W481")
+                return PartialDate(text, d, d)
     if "T" in text:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -36,9 +36,17 @@ def as_list(value: Any) -> list:
 
 def codings(concepts: Any) -> list[Any]:
     """The codings of one CodeableConcept or a list of them."""
-    out = []
-    for concept in as_list(concepts):
-        out.extend(c for c in as_list(getattr(concept, "coding", None)) if c is not None)
+    if concepts is None:
+        return []
+    out: list[Any] = []
+    for concept in concepts if isinstance(concepts, (list, tuple)) else (concepts,):
+        found = getattr(concept, "coding", None)
+        if found is None:
+            continue
+        if isinstance(found, (list, tuple)):
+            out.extend(c for c in found if c is not None)
+        else:
+            out.append(found)
     return out
 
 

@@ -129,3 +129,16 @@ def read(reader: str, text: str, fn: Callable[[str], T], code_wording: bool = Fa
     value = worker.read(reader, text, fn) if code_wording or worker.keep_patient_text else fn(text)
     call.readings[key] = value  # the record bounds what one call holds (limits.py)
     return value
+
+
+def within_call(reader: str, text: str, fn: Callable[[str], T]) -> T:
+    """``fn(text)`` kept for the running call only (never in the worker's memo): for small readings
+    that recur within one record (the dates of its resources, read by several readers)."""
+    call = _current.get()
+    if call is None:
+        return fn(text)
+    key = (reader, text)
+    found = call.readings.get(key)
+    if found is None:
+        found = call.readings[key] = fn(text)
+    return found  # type: ignore[return-value]

@@ -90,7 +90,8 @@ def test_parse_date(value, text, earliest, latest):
     assert (d.text, d.earliest, d.latest) == (text, earliest, latest)
 
 
-@pytest.mark.parametrize("value", [None, "", "yesterday", "2024-13", "2024-02-30", 42])
+@pytest.mark.parametrize("value", [None, "", "yesterday", "2024-13", "2024-02-30", 42,
+                                   "2024W1012", "20240305", "2024-3-05", "2024-03-5x"])  # 10 characters, not FHIR dates
 def test_unreadable_dates_are_none(value):
     assert parse_date(value) is None
 
@@ -123,3 +124,15 @@ def test_age_in_years():
     assert age_in_years(parse_date("1970-11-27"), now) == 55
     assert age_in_years(parse_date("1970"), now) == 55  # conservative with a partial birth date
     assert age_in_years(None, now) is None
+
+
+def test_a_date_read_again_in_one_call_is_the_same_reading_and_none_is_kept_after_it():
+    from cds_service.reading import memo
+
+    worker = memo.TextMemo(2_000_000)
+    with memo.using(worker):
+        first = parse_date(" 2024-03-05 ")
+        assert parse_date(" 2024-03-05 ") is first and first.text == "2024-03-05"
+        assert parse_date("2024-02-30") is None and parse_date("2024-02-30") is None
+    assert len(worker) == 0 and memo._current.get() is None
+    assert parse_date(" 2024-03-05 ") == first  # outside a call: read afresh, the same

@@ -218,3 +218,16 @@ def test_memberships_agree_with_lookup(vs):
         expected = {n: vs.lookup(n, system, code) for n in vs.names}
         expected = {n: e for n, e in expected.items() if e is not None}
         assert {e.value_set: e for e in vs.memberships(system, code)} == expected
+
+
+def test_lookups_seen_before_give_the_same_entries_and_the_memo_is_bounded(vs):
+    codes = [(ICD, "G56.02"), (ICD, "g5602"), (ICD, "M47.16"), (ICD, "ZZZ"), (None, "G56.02"), (CPT, "72148")]
+    first = [(n, s, c, vs.lookup(n, s, c)) for n in vs.names for s, c in codes]
+    assert any(e is not None for *_, e in first) and any(e is None for *_, e in first)
+    assert [(n, s, c, vs.lookup(n, s, c)) for n, s, c, _ in first] == first
+    for i in range(60_000):  # codes come from requests: the memo stops growing
+        vs.lookup("radiculopathy", ICD, f"Q{i}")
+    assert len(vs._lookup_cache) <= 50_000
+    assert vs.lookup("radiculopathy", ICD, "M50.122").attr("spine-level") == "C5-C6"
+    with pytest.raises(KeyError):
+        vs.lookup("no-such-value-set", ICD, "G56.02")
