@@ -43,6 +43,9 @@ GAP_REASONS = {
     "call-byte-budget": "the hook call's FHIR responses reached fhir_call_max_bytes together",
     "call-entry-budget": "the hook call's FHIR responses reached fhir_call_max_entries together",
     "report-text-limit": "fetched reports past max_report_text_chars were left out",
+    # partial reading (the reader's per-call budget, reading/facts.py)
+    "record-text-limit": "partial: labels, values and notes past the call's reading budget were not read as text",
+    "record-coding-limit": "partial: codings past the call's reading budget were not read",
     "internal-error": "a bug in this service (logged with its type)",
     # partial data
     "page-limit": "partial: more searchset pages than fhir_max_pages",

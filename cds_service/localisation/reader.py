@@ -18,6 +18,7 @@ from typing import Any, Iterable, NamedTuple
 from ..reading import memo
 from ..reading.attributes import side_in
 from ..reading.dates import PartialDate, choice_date, parse_date
+from ..reading.facts import reading_budget_now
 from ..reading.fhir_access import as_list, concept_text, is_code_wording, status_codes, text_evidence, value_wording
 from ..reading.text import (
     AFFIRMED,
@@ -188,9 +189,12 @@ def resource_findings(resource: Any, texts: Iterable[str], modality: str, date: 
     a = anatomy()
     out: list[LocFinding] = []
     date_text = date.text if date else None
+    budget = reading_budget_now()
     for i, text in enumerate(texts):
         if not text or not text.strip():
             continue
+        if budget is not None and not budget.take_text(resource, text):
+            continue  # past the call's reading budget (reading/facts.py): a data gap
         for hit in read_text(text, i == 0 and first_is_code_wording):
             term = a.terms[hit.term]
             side = hit.side or site_side

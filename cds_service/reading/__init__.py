@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from ..record import PatientRecord
+from ..record import RECORD_TYPES, DataGap, PatientRecord
 from ..valuesets import ValueSets
 from .dates import age_in_years, parse_date
 from .fhir_access import ODD_DATA, codings
 from .emg_text import read_emg_text
 from .entries import LazyEntries, record_entries
-from .facts import condition_facts, observation_facts, required_valuesets
+from .facts import ReadingBudget, condition_facts, observation_facts, reading_budget, required_valuesets
 from .findings import MIMIC_KINDS, condition_findings, red_flags, root_problems, symptoms
 from .model import (
     CardiacDevice,
@@ -126,16 +126,27 @@ def read_record(
     sex = getattr(record.patient, "gender", None) if record.patient is not None else None
 
     facts = []
-    for condition in record.conditions:
-        try:
-            facts.extend(condition_facts(condition, vs, birth))
-        except ODD_DATA as exc:
-            skipped("Condition", exc)
-    for obs in record.observations:
-        try:
-            facts.extend(observation_facts(obs, vs, now, thresholds.observation_lookback_days))
-        except ODD_DATA as exc:
-            skipped("Observation", exc)
+    with reading_budget(ReadingBudget()) as budget:  # the call's share of text and codings (facts.py)
+        for condition in record.conditions:
+            try:
+                facts.extend(condition_facts(condition, vs, birth))
+            except ODD_DATA as exc:
+                skipped("Condition", exc)
+        for obs in record.observations:
+            try:
+                facts.extend(observation_facts(obs, vs, now, thresholds.observation_lookback_days))
+            except ODD_DATA as exc:
+                skipped("Observation", exc)
+        # The localising reader reads the same texts again, on the same budget; what it skips was counted
+        # by the facts above already (logged, not counted twice).
+        localising = _localising(record, now, thresholds, lambda t, e: log.warning(
+            "clinical reader skipped a %s it could not read (%s)", t, type(e).__name__))
+    for resource_type, reasons in sorted(budget.unread.items()):
+        # Read past the budget: said as a gap of the key that brought them, as a truncated search is.
+        for reason in sorted(reasons):
+            gap = DataGap(RECORD_TYPES[resource_type].prefetch_keys[0], reason)
+            if gap not in record.gaps:
+                record.gaps.append(gap)
     # The same odd Observation must not count twice: fever, labs and pregnancy tests re-read only the coded ones.
     quiet = lambda *_: None  # noqa: E731
     coded = _coded_observations(record.observations, vs)
@@ -169,7 +180,7 @@ def read_record(
         pregnancy=pregnancy(facts, coded, vs, quiet),
         neurostimulators=neurostimulators(record.devices, facts, quiet),  # an odd Device counts once (cardiac_devices)
         unread_resources=unread[0],
-        localising=_localising(record, now, thresholds, skipped),
+        localising=localising,
         data_gaps=tuple(g.key for g in record.gaps),
         entries=LazyEntries(lambda: record_entries(record.conditions, record.medication_requests, birth, quiet)),  # counted above
     )

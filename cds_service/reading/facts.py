@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
@@ -31,11 +33,68 @@ from . import attributes as at
 from . import memo
 from .dates import PartialDate, choice_date, parse_date
 from .fhir_access import (
-    as_list, coded_evidence, codings, concept_text, is_code_wording, match_coded, status_codes, text_evidence, value_wording,
+    as_list, coded_evidence, codings, concept_text, is_code_wording, match_coded, rtype, status_codes, text_evidence,
+    value_wording,
 )
 from .levels import disc_levels, find_level_tokens, group_tokens, region_of
 from .model import Evidence
 from .text import AFFIRMED, CLINICAL, HEDGED, normalise, split_sentences
+
+
+#: What one call reads of its Conditions' and Observations' own words (labels, values, notes) and codings.
+#: Reading text costs ~1 us per character with concept words in it; a body within max_body_bytes could
+#: hold millions of label characters (bench/bounded_cost.py, "long-labels": 12.8 s of CPU at 10 MiB).
+#: Both readers (facts, localisation) count. The heavy bench patient reads ~54,000 characters and 700 codings.
+MAX_RECORD_TEXT_CHARS = 100_000
+MAX_RECORD_CODINGS = 20_000
+
+
+class ReadingBudget:
+    """What is left of one call's :data:`MAX_RECORD_TEXT_CHARS` and :data:`MAX_RECORD_CODINGS`, and the
+    resource types whose text or codings went unread once it ran out (``read_record`` makes them data gaps)."""
+
+    def __init__(self, text_chars: int = MAX_RECORD_TEXT_CHARS, codings: int = MAX_RECORD_CODINGS):
+        self.text_left = text_chars
+        self.codings_left = codings
+        #: resourceType -> reasons ("record-text-limit", "record-coding-limit").
+        self.unread: dict[str, set[str]] = {}
+
+    def _spent(self, resource: Any, reason: str) -> bool:
+        self.unread.setdefault(rtype(resource), set()).add(reason)
+        return False
+
+    def take_text(self, resource: Any, text: str) -> bool:
+        """Whether ``text`` may be read: not when it does not fit in what is left (a shorter later one may)."""
+        if len(text) > self.text_left:
+            return self._spent(resource, "record-text-limit")
+        self.text_left -= len(text)
+        return True
+
+    def take_codings(self, resource: Any, found: list) -> list:
+        """``found`` if its codings fit in what is left, else none of them (a later, smaller concept may fit)."""
+        if len(found) > self.codings_left:
+            self._spent(resource, "record-coding-limit")
+            return []
+        self.codings_left -= len(found)
+        return found
+
+
+_BUDGET: ContextVar[ReadingBudget | None] = ContextVar("reading_budget", default=None)
+
+
+def reading_budget_now() -> ReadingBudget | None:
+    """The budget the current call's reading counts against, if any."""
+    return _BUDGET.get()
+
+
+@contextmanager
+def reading_budget(budget: ReadingBudget):
+    """Count the facts read meanwhile (in this context) against ``budget``."""
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
 
 
 @dataclass(frozen=True)
@@ -251,7 +310,11 @@ def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, cu
     ``first_is_code_wording``: ``texts[0]`` is code-system wording only (the memo may keep its reading)."""
     facts: list[Fact] = []
     coded_keys: set[str] = set()
-    for coding in codings(concepts):
+    budget = _BUDGET.get()
+    found = codings(concepts)
+    if budget is not None:
+        found = budget.take_codings(resource, found)
+    for coding in found:
         for entry in vs.memberships(getattr(coding, "system", None), getattr(coding, "code", None)):
             for spec in _BY_VALUESET.get(entry.value_set, ()):
                 coded_keys.add(spec.key)
@@ -273,6 +336,8 @@ def _facts(resource, vs, concepts, texts, site_text, certainty, onset, basis, cu
                 )
     for i, text in enumerate(texts):
         if not text or not text.strip():
+            continue
+        if budget is not None and not budget.take_text(resource, text):
             continue
         text_certainty = certainty if i == 0 or note_certainty is None else note_certainty
         code_wording = i == 0 and first_is_code_wording

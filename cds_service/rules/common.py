@@ -49,9 +49,12 @@ def evidence_lines(items: Iterable[Evidence]) -> list[dict]:
                     "how": e.matched_by})
     # A quote another line of the same resource already contains ("Abnormal gait" beside "Abnormal gait:
     # wide-based") says nothing new.
-    out = [x for x in out if not any(y is not x and y["type"] == x["type"] and y["id"] == x["id"] and y["how"] == x["how"]
-                                     and len(y["text"]) > len(x["text"]) and x["text"].lower() in y["text"].lower()
-                                     for y in out)]
+    # Compared within a resource's own lines only (all lines with all lines was quadratic in the record).
+    same: dict[tuple, list[dict]] = {}
+    for x in out:
+        same.setdefault((x["type"], x["id"], x["how"]), []).append(x)
+    out = [x for x in out if not any(y is not x and len(y["text"]) > len(x["text"]) and x["text"].lower() in y["text"].lower()
+                                     for y in same[(x["type"], x["id"], x["how"])])]
     return out[:8]  # the detail stays short; the first items are coded and newest
 
 

@@ -128,3 +128,26 @@ def test_limits_below_one_stop_start_up(setting):
 
     with pytest.raises(SettingsError, match=f"{setting}.*must be between 1 and"):
         create_app(make_settings(**{setting: 0}))
+
+
+# --- issue 20, goal 3: the body limit is chosen so a call stays within its CPU budget -------------
+
+def _padded(size: int) -> bytes:
+    """The example call padded to exactly ``size`` bytes with an element the reader does not read."""
+    body = copy.deepcopy(EXAMPLE)
+    body["context"]["draftOrders"]["entry"][0]["resource"]["identifier"] = [{"value": ""}]
+    raw = json.dumps(body).encode()
+    body["context"]["draftOrders"]["entry"][0]["resource"]["identifier"] = [{"value": "x" * (size - len(raw))}]
+    raw = json.dumps(body).encode()
+    assert len(raw) == size
+    return raw
+
+
+def test_the_default_body_limit_is_4_mib_a_body_at_it_is_read_and_one_byte_more_refused(client):
+    """bench/bounded_cost.py: past ~4 MiB a valid body costs more than ~300 ms of CPU (10 MiB: 600 ms)."""
+    limit = 4 * 1024 * 1024
+    assert make_settings().max_body_bytes == limit
+    at = client.post(SELECT, data=_padded(limit), content_type="application/json")
+    assert at.status_code == 200, at.get_json()
+    over = client.post(SELECT, data=_padded(limit + 1), content_type="application/json")
+    assert over.status_code == 413
