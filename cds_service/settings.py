@@ -213,8 +213,9 @@ class Settings(BaseSettings):
     #: A FHIR response body larger than this (decoded) is dropped as a gap.
     fhir_max_response_bytes: int = _between(20 * 1024 * 1024, 1, GIB)
     #: Bytes all FHIR responses of one hook call may total (counted while streaming); past it
-    #: the query stops and its key is a data gap (call-byte-budget).
-    fhir_call_max_bytes: int = _between(8 * 1024 * 1024, 1, GIB)
+    #: the query stops and its key is a data gap (call-byte-budget). 4 MiB, as max_body_bytes: a
+    #: fetched record costs what a prefetched one of its size does (bench/README.md, "Bounded cost").
+    fhir_call_max_bytes: int = _between(4 * 1024 * 1024, 1, GIB)
     #: Bundle entries all FHIR responses of one hook call may total (call-entry-budget past it).
     fhir_call_max_entries: int = _between(5000, 1, 10_000_000)
 

@@ -130,6 +130,13 @@ def test_entry_budget_stops_paging():
     assert len(result.bodies) == 2  # the third page would pass the budget: not kept
 
 
+def test_a_fetched_record_may_not_exceed_what_a_request_body_may_carry():
+    # The body limit was chosen from the CPU a record of that size costs (bench/bounded_cost.py);
+    # a fetched record of more bytes would cost more than any request the service accepts.
+    settings = Settings()
+    assert settings.fhir_call_max_bytes <= settings.max_body_bytes
+
+
 def test_settings_client_has_the_call_budget():
     from cds_service.fhir.access import ServerAccess
 
