@@ -469,7 +469,7 @@ def gunicorn(names: list[str], calls: int) -> None:
                 body = CASES[name]()
                 raws = [_retarget(body, r) for r in range(calls + 1)]
                 per = {}
-                for server in (baseline, service):
+                for key, server in (("baseline", baseline), ("service", service)):
                     url = f"{server.base}/cds-services/{SERVICE}"
 
                     def post(raw):
@@ -481,9 +481,9 @@ def gunicorn(names: list[str], calls: int) -> None:
                     before = _cpu_seconds(server.pids())
                     for raw in raws[1:]:
                         post(raw)
-                    per[server] = (_cpu_seconds(server.pids()) - before) * 1000 / calls
-                print(f"| {name} | bare endpoint | {calls} | {per[baseline]:.1f} | 1 |")
-                print(f"| {name} | service | {calls} | {per[service]:.1f} | {per[service] / per[baseline]:.1f} |")
+                    per[key] = (_cpu_seconds(server.pids()) - before) * 1000 / calls
+                print(f"| {name} | bare endpoint | {calls} | {per['baseline']:.1f} | 1 |")
+                print(f"| {name} | service | {calls} | {per['service']:.1f} | {per['service'] / per['baseline']:.1f} |")
         finally:
             for server in (service, baseline):
                 server.proc.terminate()

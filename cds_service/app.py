@@ -14,6 +14,7 @@ from .cardbuilder import CardLibrary
 from .explainer import views as explainer_views
 from .errors import register_error_handlers
 from .fhir.access import plain_http_entries  # entries that are no base URLs: refused by Settings
+from .ops.whole_body import WholeBody
 from .ops.wiring import init_app as init_operations
 from .pipeline import load_engine
 from .settings import Settings, SettingsError
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app = CdsFlask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.wsgi_app = WholeBody(app.wsgi_app, settings.max_body_bytes)  # one read, not werkzeug's 64 kB pieces
     app.json.sort_keys = False  # keep cards' fields in the spec's reading order
     register_error_handlers(app)  # the one place errors become responses (errors.py)
     # Card templates first: the card policy counts by kind and never suppresses a critical one.
