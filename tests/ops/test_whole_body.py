@@ -44,17 +44,3 @@ def test_a_body_over_the_limit_or_chunked_is_left_to_the_app():
     assert seen == body and stream.sizes == [-1]  # the app read it itself (werkzeug refuses it: 413)
     stream, _ = _call(lambda inner: WholeBody(inner, 10_000), body, HTTP_TRANSFER_ENCODING="chunked")
     assert stream.sizes == [-1]
-
-
-def test_the_service_reads_its_body_in_one_piece(tmp_path):
-    from cds_service.app import create_app
-    from cds_service.settings import Settings
-
-    app = create_app(Settings.load(env={}, yaml_path=None, auth_disabled=True, log_level="ERROR",
-                                   store_path=tmp_path / "s.sqlite3", replay_cache_path=tmp_path / "r.sqlite3"))
-    body = b'{"hook": "order-sign", "hookInstance": "x", "context": {}, "pad": "' + b"z" * 200_000 + b'"}'
-    stream = CountingInput(body)
-    response = app.test_client().post("/cds-services/spine-order-sign", input_stream=stream,
-                                      headers={"Content-Type": "application/json", "Content-Length": str(len(body))})
-    assert response.status_code in (200, 400)
-    assert stream.sizes[0] == len(body)
