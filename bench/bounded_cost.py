@@ -214,35 +214,34 @@ def _spine_reports(text: str) -> list[dict]:
     return [_report(f"rep-{k}", k, "2026-10-01", text) for k in ("mri-lumbar", "mri-cervical", "mri-thoracic", "emg")]
 
 
-def case_long_sentence() -> dict:
-    """One sentence with no full stop, as long as the text budget allows, in each report read."""
-    unit = "disc protrusion contacting the left L5 nerve root with moderate foraminal stenosis and "
+def _reports_case(unit: str) -> dict:
+    """The typical record with ``unit`` repeated to fill each spine report the rules read."""
     body = _base()
     _set(body, "reports", _spine_reports(_repeat(unit, TEXT // 4 - 10)))
     return body
+
+
+def case_long_sentence() -> dict:
+    """One sentence with no full stop, as long as the text budget allows, in each report read."""
+    unit = "disc protrusion contacting the left L5 nerve root with moderate foraminal stenosis and "
+    return _reports_case(unit)
 
 
 def case_many_levels() -> dict:
     unit = "C2-3, C3-4, C4-5, C5-6, C6-7, C7-T1, T1-2, T11-12, L1-2, L2-3, L3-4, L4-5 and L5-S1: stenosis. "
-    body = _base()
-    _set(body, "reports", _spine_reports(_repeat(unit, TEXT // 4 - 10)))
-    return body
+    return _reports_case(unit)
 
 
 def case_many_negations() -> dict:
     unit = ("No disc herniation, no canal stenosis, no foraminal stenosis, no cord compression, without "
             "nerve root compression, negative for fracture; not seen: cauda equina compression. ")
-    body = _base()
-    _set(body, "reports", _spine_reports(_repeat(unit, TEXT // 4 - 10)))
-    return body
+    return _reports_case(unit)
 
 
 def case_many_roots() -> dict:
     unit = ("contacting the left L5, right L5, left S1, right S1, left L4, right L4, C5, C6, C7 and C8 "
             "nerve roots and the L3 root, ")
-    body = _base()
-    _set(body, "reports", _spine_reports(_repeat(unit, TEXT // 4 - 10)))
-    return body
+    return _reports_case(unit)
 
 
 def _labels(chars: int, i: int) -> str:

@@ -91,20 +91,22 @@ class OrderKind:
     advised: bool  # whether the service advises on it (cards expected)
 
 
+#: Both EMG/NCS kinds' codes.
+EMG_NCS_CODES = ((CPT, "95886", "Needle EMG with NCS, each extremity, complete (add-on)"),
+                 (CPT, "95910", "Nerve conduction studies; 7-8 studies"))
+
 #: The four kinds, rotated across patients. Codes: config/valuesets (order-edx-needle-emg,
 #: order-edx-nerve-conduction, order-mri-spine-lumbar); the EMG/NCS shape is the service's own
 #: suggestion (config/guidelines/orderables.yaml: the 95886 add-on, the study in the text) with the
 #: NCS code beside it; the chest X-ray as bench/early_answer.py builds it.
 KINDS = (
     OrderKind("emg-lumbar",
-              ((CPT, "95886", "Needle EMG with NCS, each extremity, complete (add-on)"),
-               (CPT, "95910", "Nerve conduction studies; 7-8 studies")),
+              EMG_NCS_CODES,
               "EMG and nerve conduction study, lower extremity", "Left lower extremity",
               (ICD10, "M54.16", "Radiculopathy, lumbar region"),
               "Pain and numbness down the left leg for 3 months; please include the paraspinals.", True),
     OrderKind("emg-cervical",
-              ((CPT, "95886", "Needle EMG with NCS, each extremity, complete (add-on)"),
-               (CPT, "95910", "Nerve conduction studies; 7-8 studies")),
+              EMG_NCS_CODES,
               "EMG and nerve conduction study, upper extremity", "Left upper extremity",
               (ICD10, "M54.12", "Radiculopathy, cervical region"),
               "Tingling in the left hand; please look for carpal tunnel as well.", True),

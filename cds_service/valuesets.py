@@ -149,6 +149,8 @@ def canonical_code(system: str | None, code: str | None) -> str | None:
 
 #: A lookup not cached yet (None is a cached "not in the value set").
 _UNSEEN = object()
+#: Entries each of the lookup caches keeps at most: their keys come from requests (codes, not patient data).
+_CACHE_ENTRIES = 50_000
 
 
 class ValueSets:
@@ -217,7 +219,7 @@ class ValueSets:
                 for fam in self._families[name].get(system, ()):
                     if _is_a(system, code, fam.code) and (best is None or len(fam.code) > len(best.code)):
                         best = fam
-        if len(self._lookup_cache) < 50_000:  # bounded: codes come from requests (codes, not patient data)
+        if len(self._lookup_cache) < _CACHE_ENTRIES:
             self._lookup_cache[key] = best
         return best
 
@@ -239,7 +241,7 @@ class ValueSets:
             if _is_a(system, code, fam.code):
                 found[fam.value_set] = fam
         result = tuple(found.values())
-        if len(self._membership_cache) < 50_000:  # bounded: codes come from requests
+        if len(self._membership_cache) < _CACHE_ENTRIES:
             self._membership_cache[key] = result
         return result
 

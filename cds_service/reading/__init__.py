@@ -117,9 +117,12 @@ def read_record(
     now = now.astimezone(timezone.utc)
     unread = [0]
 
-    def skipped(resource_type: str, exc: Exception) -> None:
+    def logged(resource_type: str, exc: Exception) -> None:
         # Type names only: the exception text may quote patient data.
         log.warning("clinical reader skipped a %s it could not read (%s)", resource_type, type(exc).__name__)
+
+    def skipped(resource_type: str, exc: Exception) -> None:
+        logged(resource_type, exc)
         unread[0] += 1
 
     birth = parse_date(getattr(record.patient, "birthDate", None)) if record.patient is not None else None
@@ -139,8 +142,7 @@ def read_record(
                 skipped("Observation", exc)
         # The localising reader reads the same texts again, on the same budget; what it skips was counted
         # by the facts above already (logged, not counted twice).
-        localising = _localising(record, now, thresholds, lambda t, e: log.warning(
-            "clinical reader skipped a %s it could not read (%s)", t, type(e).__name__))
+        localising = _localising(record, now, thresholds, logged)
     for resource_type, reasons in sorted(budget.unread.items()):
         # Read past the budget: said as a gap of the key that brought them, as a truncated search is.
         for reason in sorted(reasons):

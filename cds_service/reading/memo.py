@@ -121,24 +121,22 @@ def read(reader: str, text: str, fn: Callable[[str], T], code_wording: bool = Fa
     call = _current.get()
     if call is None:
         return fn(text)
-    key = (reader, text)
-    found = call.readings.get(key)
-    if found is not None:
-        return found  # type: ignore[return-value]
     worker = call.worker
-    value = worker.read(reader, text, fn) if code_wording or worker.keep_patient_text else fn(text)
-    call.readings[key] = value  # the record bounds what one call holds (limits.py)
-    return value
+    if code_wording or worker.keep_patient_text:
+        return _once_in(call, reader, text, lambda t: worker.read(reader, t, fn))
+    return _once_in(call, reader, text, fn)
 
 
 def within_call(reader: str, text: str, fn: Callable[[str], T]) -> T:
     """``fn(text)`` kept for the running call only (never in the worker's memo): for small readings
     that recur within one record (the dates of its resources, read by several readers)."""
     call = _current.get()
-    if call is None:
-        return fn(text)
+    return fn(text) if call is None else _once_in(call, reader, text, fn)
+
+
+def _once_in(call: _CallMemo, reader: str, text: str, fn: Callable[[str], T]) -> T:
     key = (reader, text)
     found = call.readings.get(key)
     if found is None:
-        found = call.readings[key] = fn(text)
+        found = call.readings[key] = fn(text)  # the record bounds what one call holds (limits.py)
     return found  # type: ignore[return-value]
